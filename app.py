@@ -1,0 +1,15 @@
+"""Groundwork: navigation only. Each page lives in pages/; no logic here."""
+import streamlit as st
+
+st.set_page_config(page_title="Groundwork", page_icon=":material/foundation:", layout="wide")
+
+sections = {
+    "Overview": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    ],
+    "Analyst": [],
+    "Operator": [],
+    "Stakeholder": [],
+}
+navigation = st.navigation({name: pages for name, pages in sections.items() if pages})
+navigation.run()

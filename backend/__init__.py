@@ -1,0 +1,1 @@
+"""Groundwork backend: everything the pages and the CLI call; no Streamlit here."""

@@ -1,0 +1,6 @@
+"""Entry point for `python -m backend`."""
+import sys
+
+from backend.cli import main
+
+sys.exit(main())

@@ -1,0 +1,145 @@
+"""Plain typed values passed between stages: the contracts every box of the pipeline agrees on."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class GroundworkError(Exception):
+    """An error with a one-line message meant for a person (CLI prints it, pages show it)."""
+
+
+class InputError(GroundworkError):
+    """Bad input from a user: a file, a field, a question. The message names the file or field."""
+
+
+class StoreLockedError(GroundworkError):
+    """The DuckDB file is held by another process (usually the running app)."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A span of a document's text with its location: a page of a PDF, a heading's body, a sheet."""
+
+    start: int
+    end: int
+    page: int | None = None
+    heading_path: tuple[str, ...] = ()
+
+
+@dataclass
+class LoadedDocument:
+    """What a loader returns: cleaned text plus where each part of it came from."""
+
+    source: str
+    title: str
+    mime_type: str
+    text: str
+    sections: list[Section] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class Document:
+    id: int
+    collection: str
+    tenant: str
+    source: str
+    title: str
+    mime_type: str
+    content_hash: str
+    version: int
+    status: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    text: str = ""
+    sections: list[Section] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class ChunkSpan:
+    """A chunk before it has an id: what the chunker produces."""
+
+    text: str
+    char_start: int
+    char_end: int
+    token_count: int
+    page: int | None = None
+    heading_path: tuple[str, ...] = ()
+
+
+@dataclass
+class Chunk:
+    id: int
+    document_id: int
+    collection: str
+    tenant: str
+    ordinal: int
+    text: str
+    token_count: int
+    char_start: int
+    char_end: int
+    page: int | None = None
+    heading_path: tuple[str, ...] = ()
+    title: str = ""
+    source: str = ""
+
+
+@dataclass
+class Hit:
+    """One retrieved chunk with the score and rank each retriever gave it and the fused result."""
+
+    chunk_id: int
+    scores: dict[str, float] = field(default_factory=dict)  # e.g. {"bm25": 7.1, "dense": 0.62}
+    ranks: dict[str, int] = field(default_factory=dict)  # 1-based rank per retriever
+    fused_score: float = 0.0
+    rank: int = 0
+    chunk: Chunk | None = None
+
+
+@dataclass
+class Citation:
+    marker: int  # the n of [n] in the answer text
+    chunk_id: int
+    document_id: int
+    title: str
+    quote: str  # the cited span, verbatim from the chunk
+    score: float  # support score of the answer sentence by the quote, 0..1
+    supported: bool = True
+    page: int | None = None
+    heading_path: tuple[str, ...] = ()
+    quote_start: int = 0  # char offsets of the quote inside the chunk text
+    quote_end: int = 0
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    grounded: bool = False
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    trace_id: str = ""
+    cached: bool = False
+    latency_ms: float = 0.0
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # e.g. "LLM server unreachable: answered extractively"
+    generator: str = "extractive"
+    standalone_question: str = ""
+    hits: list[Hit] = field(default_factory=list)
+
+
+@dataclass
+class SpanRecord:
+    """A finished span as stored in DuckDB (ids are OpenTelemetry hex ids)."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    start_time: datetime
+    duration_ms: float
+    status: str = "ok"
+    attributes: dict = field(default_factory=dict)

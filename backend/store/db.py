@@ -1,0 +1,116 @@
+"""The DuckDB file: opening it (with a clear message when another process holds it), migrations, cursors."""
+from __future__ import annotations
+
+import re
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+from backend.models import StoreLockedError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+def _lock_holder(message: str) -> str:
+    match = re.search(r"PID (\d+)", message)
+    return f" (process {match.group(1)})" if match else ""
+
+
+class Store:
+    """One DuckDB connection per process; every caller gets its own cursor, so threads never share one.
+
+    Migrations are the numbered `NNN_name.sql` files in `backend/store/migrations`, applied in order,
+    each in its own transaction, and recorded in `schema_migrations`.
+    """
+
+    def __init__(self, path: Path | str, read_only: bool = False):
+        self.path = Path(path)
+        self.read_only = read_only
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                raise StoreLockedError(
+                    f"{self.path} is in use by another Groundwork process{_lock_holder(text)}; "
+                    "stop the app (or that command) first, or point GROUNDWORK_DATA_DIR elsewhere"
+                ) from None
+            raise
+        self._write_lock = threading.RLock()
+        if not read_only:
+            self.migrate()
+
+    # --- access ------------------------------------------------------------------------
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        cur = self._con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor inside BEGIN/COMMIT; rolled back on any exception. Writers are serialised per process."""
+        with self._write_lock, self.cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def query(self, sql: str, params: list | tuple | dict | None = None) -> list[tuple]:
+        with self.cursor() as cur:
+            return cur.execute(sql, params or []).fetchall()
+
+    def query_df(self, sql: str, params: list | tuple | dict | None = None):
+        with self.cursor() as cur:
+            return cur.execute(sql, params or []).df()
+
+    def query_dicts(self, sql: str, params: list | tuple | dict | None = None) -> list[dict[str, Any]]:
+        with self.cursor() as cur:
+            result = cur.execute(sql, params or [])
+            names = [d[0] for d in result.description]
+            return [dict(zip(names, row)) for row in result.fetchall()]
+
+    def scalar(self, sql: str, params: list | tuple | dict | None = None) -> Any:
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    def execute(self, sql: str, params: list | tuple | dict | None = None) -> None:
+        with self._write_lock, self.cursor() as cur:
+            cur.execute(sql, params or [])
+
+    def close(self) -> None:
+        self._con.close()
+
+    # --- schema ------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        with self.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+                " applied_at TIMESTAMP DEFAULT current_timestamp)"
+            )
+            done = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
+        applied = []
+        for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+            match = _MIGRATION_NAME.match(path.name)
+            if not match:
+                raise RuntimeError(f"migration file {path.name} is not named NNN_name.sql")
+            version = int(match.group(1))
+            if version in done:
+                continue
+            with self.transaction() as cur:
+                cur.execute(path.read_text())
+                cur.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, path.stem])
+            applied.append(path.stem)
+        return applied

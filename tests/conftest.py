@@ -1,0 +1,27 @@
+"""Shared fixtures: every test gets its own data directory, so nothing touches var/ or another test."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    path = tmp_path / "gw-data"
+    monkeypatch.setenv("GROUNDWORK_DATA_DIR", str(path))
+    from backend.settings import get_settings
+
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings(data_dir):
+    from backend.settings import Settings
+
+    return Settings(data_dir=data_dir)
