@@ -73,7 +73,9 @@ CREATE TABLE ingest_runs (
     files_total   INTEGER DEFAULT 0,
     files_ok      INTEGER DEFAULT 0,
     files_skipped INTEGER DEFAULT 0,
-    files_failed  INTEGER DEFAULT 0
+    files_failed  INTEGER DEFAULT 0,
+    chunks_added  BIGINT DEFAULT 0,
+    label         VARCHAR DEFAULT ''   -- what was ingested: the paths given, or e.g. `beir:scifact`
 );
 
 CREATE TABLE ingest_files (
@@ -90,7 +92,7 @@ CREATE TABLE ingest_files (
 );
 
 CREATE TABLE audit_log (
-    at        TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,  -- `at` is a reserved word in DuckDB 2.0
     actor     VARCHAR NOT NULL DEFAULT 'system',
     action    VARCHAR NOT NULL,
     target    VARCHAR,
