@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     # --- observability -------------------------------------------------------------------
     tracing_enabled: bool = Field(True, description="Record a trace per request.")
     otlp_endpoint: str = Field("", description="Optional OTLP/HTTP endpoint (Jaeger, Phoenix, Langfuse) that also receives spans.")
+    otlp_timeout_s: float = Field(2.0, description="Timeout of one OTLP export (retries included); exports run off the request thread.")
+    trace_queue_size: int = Field(2048, description="Finished spans buffered per sink before new ones evict the oldest (counted as dropped).")
     trace_retention_days: int = Field(30, description="Traces older than this are rolled up into daily aggregates and deleted.")
     drift_warn: float = Field(0.1, description="Drift statistic at which a signal turns 'warn' (PSI-scaled).")
     drift_alert: float = Field(0.25, description="Drift statistic at which a signal turns 'alert' (PSI-scaled).")

@@ -1,0 +1,1 @@
+"""Observability: request tracing, the DuckDB span exporter, dashboard queries, drift and retention."""

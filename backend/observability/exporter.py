@@ -1,0 +1,161 @@
+"""OpenTelemetry span exporter into DuckDB: a `spans` row per span, a `traces` row per finished request."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import StatusCode
+
+from backend.observability.tracing import to_short_attributes
+
+logger = logging.getLogger(__name__)
+
+SPAN_COLUMNS = (
+    "trace_id", "span_id", "parent_span_id", "name", "kind", "start_time", "duration_ms",
+    "status", "status_message", "attributes",
+)
+TRACE_COLUMNS = (
+    "trace_id", "root_span_id", "name", "start_time", "duration_ms", "status", "collection", "tenant",
+    "question", "answer", "model", "tokens_in", "tokens_out", "cost_usd", "cache_hit", "grounded",
+    "no_answer", "fallback", "timeout", "top_score", "mean_score", "pii_hits", "error", "attributes",
+)
+
+# Request-level figures the hot path may set on a stage rather than on the root: after a batch lands,
+# roots missing them take them from their children (sums for counts and money, otherwise any value).
+_FROM_CHILDREN = {
+    "tokens_in": "sum(TRY_CAST(attributes->>'tokens_in' AS BIGINT))",
+    "tokens_out": "sum(TRY_CAST(attributes->>'tokens_out' AS BIGINT))",
+    "cost_usd": "sum(TRY_CAST(attributes->>'cost_usd' AS DOUBLE))",
+    "pii_hits": "sum(TRY_CAST(attributes->>'pii_hits' AS INTEGER))",
+    "model": "max(attributes->>'model')",
+    "cache_hit": "bool_or(TRY_CAST(attributes->>'cache_hit' AS BOOLEAN))",
+    "top_score": "max(TRY_CAST(attributes->>'top_score' AS DOUBLE))",
+}
+
+
+def _utc(ns: int | None) -> datetime | None:
+    if ns is None:
+        return None
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).replace(tzinfo=None)
+
+
+def _bool(value: Any) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "no", "none")
+    return bool(value)
+
+
+def _number(value: Any, kind=float):
+    try:
+        return None if value is None else kind(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def trace_fields(attrs: dict[str, Any], status: str, status_message: str | None) -> dict[str, Any]:
+    """The typed trace columns derived from a root span's short-name attributes."""
+    scores = [_number(d.get("score")) for d in attrs.get("documents") or [] if isinstance(d, dict)]
+    scores = [s for s in scores if s is not None]
+    grounded = _bool(attrs.get("grounded"))
+    no_answer = _bool(attrs.get("no_answer"))
+    if no_answer is None and grounded is not None and not _bool(attrs.get("cache_hit")):
+        no_answer = not grounded
+    error = _text(attrs.get("error")) or (status_message if status == "error" else None)
+    fallback = attrs.get("fallback")
+    mentions_timeout = any("timeout" in str(v).lower() or "timed out" in str(v).lower() for v in (error, fallback) if v)
+    return {
+        "collection": _text(attrs.get("collection")),
+        "tenant": _text(attrs.get("tenant")),
+        "question": _text(attrs.get("question")),
+        "answer": _text(attrs.get("answer")),
+        "model": _text(attrs.get("model")),
+        "tokens_in": _number(attrs.get("tokens_in"), int),
+        "tokens_out": _number(attrs.get("tokens_out"), int),
+        "cost_usd": _number(attrs.get("cost_usd")),
+        "cache_hit": _bool(attrs.get("cache_hit")),
+        "grounded": grounded,
+        "no_answer": no_answer,
+        "fallback": _bool(fallback),
+        "timeout": bool(_bool(attrs.get("timeout")) or mentions_timeout),
+        "top_score": _number(attrs.get("top_score")) if attrs.get("top_score") is not None else (max(scores) if scores else None),
+        "mean_score": _number(attrs.get("mean_score")) if attrs.get("mean_score") is not None else (sum(scores) / len(scores) if scores else None),
+        "pii_hits": _number(attrs.get("pii_hits"), int),
+        "error": error,
+    }
+
+
+class DuckDBSpanExporter(SpanExporter):
+    """Writes each batch in one transaction on the BatchSpanProcessor's thread, never the request's."""
+
+    def __init__(self, store):
+        self.store = store
+        self._shutdown = False
+
+    def rows(self, spans: Sequence[ReadableSpan]) -> tuple[list[tuple], list[tuple]]:
+        span_rows, trace_rows = [], []
+        for span in spans:
+            ctx = span.context
+            trace_id, span_id = format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+            parent = format(span.parent.span_id, "016x") if span.parent is not None else None
+            attrs, kind = to_short_attributes(dict(span.attributes or {}))
+            status = "error" if span.status.status_code is StatusCode.ERROR else "ok"
+            message = span.status.description
+            start = _utc(span.start_time)
+            duration_ms = ((span.end_time or span.start_time) - span.start_time) / 1e6
+            attributes_json = json.dumps(attrs, default=str)
+            span_rows.append((trace_id, span_id, parent, span.name, kind, start, duration_ms, status, message, attributes_json))
+            if parent is None:
+                fields = trace_fields(attrs, status, message)
+                trace_rows.append(
+                    (trace_id, span_id, span.name, start, duration_ms, status)
+                    + tuple(fields[c] for c in TRACE_COLUMNS[6:-1])
+                    + (attributes_json,)
+                )
+        return span_rows, trace_rows
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._shutdown or not spans:
+            return SpanExportResult.FAILURE if self._shutdown else SpanExportResult.SUCCESS
+        span_rows, trace_rows = self.rows(spans)
+        with self.store.transaction() as cur:
+            cur.executemany(
+                f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({', '.join('?' * len(SPAN_COLUMNS))})",
+                span_rows,
+            )
+            if trace_rows:
+                cur.executemany(
+                    f"INSERT INTO traces ({', '.join(TRACE_COLUMNS)}) VALUES ({', '.join('?' * len(TRACE_COLUMNS))})",
+                    trace_rows,
+                )
+                self._fill_from_children(cur, [row[0] for row in trace_rows])
+        return SpanExportResult.SUCCESS
+
+    @staticmethod
+    def _fill_from_children(cur, trace_ids: list[str]) -> None:
+        sets = ", ".join(f"{col} = coalesce(traces.{col}, c.{col})" for col in _FROM_CHILDREN)
+        aggregates = ", ".join(f"{expr} AS {col}" for col, expr in _FROM_CHILDREN.items())
+        cur.execute(
+            f"UPDATE traces SET {sets} FROM ("
+            f" SELECT trace_id, {aggregates} FROM spans"
+            f" WHERE parent_span_id IS NOT NULL AND list_contains(?, trace_id) GROUP BY trace_id) c"
+            f" WHERE traces.trace_id = c.trace_id",
+            [trace_ids],
+        )
+
+    def shutdown(self) -> None:
+        self._shutdown = True
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True

@@ -1,0 +1,337 @@
+"""Request tracing on the OpenTelemetry SDK: one trace per request, one span per stage, exported off-thread."""
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import Status, StatusCode
+
+logger = logging.getLogger(__name__)
+
+# Stage names the hot path uses, in pipeline order (dashboards sort stages by this).
+STAGES = (
+    "redact", "contextualize", "cache_lookup", "embed_query", "bm25", "dense",
+    "fuse", "rerank", "compress", "generate", "redact_answer",
+)
+
+# OpenInference span kinds (Phoenix, Arize and Langfuse understand them); unknown names are CHAIN.
+SPAN_KINDS = {
+    "redact": "GUARDRAIL", "redact_answer": "GUARDRAIL", "embed_query": "EMBEDDING",
+    "bm25": "RETRIEVER", "dense": "RETRIEVER", "fuse": "RETRIEVER", "rerank": "RERANKER",
+    "generate": "LLM", "cache_lookup": "CHAIN", "contextualize": "CHAIN", "compress": "CHAIN",
+}
+
+# Our short attribute names -> OpenInference names on the OTel span. Names without an OpenInference
+# equivalent go out as `groundwork.<name>`; the DuckDB exporter maps everything back to the short names.
+OPENINFERENCE_NAMES = {
+    "question": "input.value",
+    "answer": "output.value",
+    "tokens_in": "llm.token_count.prompt",
+    "tokens_out": "llm.token_count.completion",
+    "tokens_total": "llm.token_count.total",
+    "model": "llm.model_name",
+    "user": "user.id",
+    "session": "session.id",
+}
+SHORT_NAMES = {otel: short for short, otel in OPENINFERENCE_NAMES.items()}
+OWN_PREFIX = "groundwork."
+DOCUMENTS_PREFIX = "retrieval.documents."  # retrieval.documents.<i>.document.{id,score,content}
+SPAN_KIND_KEY = "openinference.span.kind"
+MAX_TEXT_CHARS = 8000  # longer strings are cut so one span can never bloat a batch
+
+
+def _plain(value: Any) -> Any:
+    """An OTel attribute value (str, bool, int, float or a homogeneous list of them), or None to skip."""
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+        try:
+            value = value.item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, str):
+        return value[:MAX_TEXT_CHARS]
+    if isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        kinds = {type(v) for v in items}
+        if items and len(kinds) == 1 and kinds <= {str, bool, int, float}:
+            return items
+    return json.dumps(value, default=str)[:MAX_TEXT_CHARS]
+
+
+def to_otel_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Short names -> OpenInference/`groundwork.` names; `documents` is flattened the OpenInference way."""
+    out: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if key == "documents" and isinstance(value, (list, tuple)):
+            for i, doc in enumerate(value):
+                doc = doc if isinstance(doc, dict) else {"id": doc}
+                for field, item in doc.items():
+                    plain = _plain(item)
+                    if plain is not None:
+                        out[f"{DOCUMENTS_PREFIX}{i}.document.{field}"] = plain
+            continue
+        plain = _plain(value)
+        if plain is None:
+            continue
+        out[OPENINFERENCE_NAMES.get(key, OWN_PREFIX + key)] = plain
+    return out
+
+
+def to_short_attributes(attributes: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The inverse of to_otel_attributes: (short-name attributes, openinference span kind)."""
+    short: dict[str, Any] = {}
+    documents: dict[int, dict[str, Any]] = {}
+    kind = None
+    for key, value in attributes.items():
+        if isinstance(value, tuple):
+            value = list(value)
+        if key == SPAN_KIND_KEY:
+            kind = value
+        elif key in SHORT_NAMES:
+            short[SHORT_NAMES[key]] = value
+        elif key.startswith(OWN_PREFIX):
+            short[key[len(OWN_PREFIX):]] = value
+        elif key.startswith(DOCUMENTS_PREFIX):
+            index, _, field = key[len(DOCUMENTS_PREFIX):].partition(".document.")
+            if index.isdigit() and field:
+                documents.setdefault(int(index), {})[field] = value
+            else:
+                short[key] = value
+        else:
+            short[key] = value
+    if documents:
+        short["documents"] = [documents[i] for i in sorted(documents)]
+    return short, kind
+
+
+class Span:
+    """A live span: `trace_id` / `span_id` are hex strings; `set(**attributes)` adds attributes."""
+
+    __slots__ = ("_tracer", "_otel", "name", "trace_id", "span_id", "parent_span_id")
+
+    def __init__(self, tracer: "Tracer", otel_span, name: str, parent_span_id: str | None):
+        self._tracer = tracer
+        self._otel = otel_span
+        self.name = name
+        ctx = otel_span.get_span_context()
+        self.trace_id = format(ctx.trace_id, "032x")
+        self.span_id = format(ctx.span_id, "016x")
+        self.parent_span_id = parent_span_id
+
+    def set(self, **attributes: Any) -> "Span":
+        self._otel.set_attributes(to_otel_attributes(attributes))
+        error = attributes.get("error")
+        if error:  # an error the stage handled (e.g. a fallback) still marks the span
+            self._otel.set_status(Status(StatusCode.ERROR, str(error)[:500]))
+        return self
+
+    def _fail(self, exc: BaseException) -> None:
+        message = f"{type(exc).__name__}: {exc}"[:500]
+        self._otel.record_exception(exc)
+        self._otel.set_attribute(OWN_PREFIX + "error", message)
+        self._otel.set_status(Status(StatusCode.ERROR, message))
+
+
+class NoopSpan:
+    """What spans are when tracing is off (or outside a request): same API, records nothing."""
+
+    __slots__ = ("name",)
+    trace_id = ""
+    span_id = ""
+    parent_span_id = None
+
+    def __init__(self, name: str = ""):
+        self.name = name
+
+    def set(self, **attributes: Any) -> "NoopSpan":
+        return self
+
+
+# The innermost live span of this thread/task; each Span knows its Tracer, so two platforms never mix.
+_current_span: contextvars.ContextVar[Span | None] = contextvars.ContextVar("groundwork_span", default=None)
+
+
+class CountingBatchSpanProcessor(BatchSpanProcessor):
+    """BatchSpanProcessor that counts what it drops when its queue is full (the SDK only logs it)."""
+
+    def __init__(self, exporter: SpanExporter, **options):
+        super().__init__(exporter, **options)
+        self.dropped = 0
+
+    def on_end(self, span) -> None:
+        # The SDK's bounded deque silently evicts its oldest span when full; count that eviction.
+        queue = getattr(getattr(self, "_batch_processor", None), "_queue", None)
+        if queue is not None and queue.maxlen is not None and len(queue) >= queue.maxlen:
+            self.dropped += 1
+        super().on_end(span)
+
+
+class CountingExporter(SpanExporter):
+    """Wraps an exporter: counts spans exported and failed, and never lets an exception escape."""
+
+    def __init__(self, inner: SpanExporter):
+        self.inner = inner
+        self.exported = 0
+        self.failed = 0
+
+    def export(self, spans) -> SpanExportResult:
+        try:
+            result = self.inner.export(spans)
+        except Exception:  # a sink must never take the worker thread down
+            logger.exception("span export to %s failed", type(self.inner).__name__)
+            result = SpanExportResult.FAILURE
+        if result is SpanExportResult.SUCCESS:
+            self.exported += len(spans)
+        else:
+            self.failed += len(spans)
+        return result
+
+    def shutdown(self, timeout_millis: float = 30_000) -> None:
+        try:
+            self.inner.shutdown()
+        except Exception:
+            logger.exception("span exporter shutdown failed")
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+
+class Tracer:
+    """One trace per request, one span per stage, on a TracerProvider of its own (never the global one).
+
+    Spans go through a BatchSpanProcessor to the DuckDB exporter, and through a second one to OTLP/HTTP
+    when `settings.otlp_endpoint` is set; each sink has its own queue and thread, so a dead collector
+    never delays the DuckDB sink, and no sink ever blocks or fails a request (a full queue drops spans
+    and counts them in `stats()`).
+    """
+
+    def __init__(self, store, settings):
+        self.settings = settings
+        self.enabled = bool(settings.tracing_enabled)
+        self._duckdb: CountingExporter | None = None
+        self._otlp: CountingExporter | None = None
+        self._processors: dict[str, CountingBatchSpanProcessor] = {}
+        self._provider: TracerProvider | None = None
+        self._otel = None
+        if not self.enabled:
+            return
+        from backend.observability.exporter import DuckDBSpanExporter
+
+        self._provider = TracerProvider(resource=Resource.create({"service.name": "groundwork"}))
+        queue_size = int(settings.trace_queue_size)
+        batch = min(256, queue_size)
+        if store is not None and not getattr(store, "read_only", False):
+            self._duckdb = CountingExporter(DuckDBSpanExporter(store))
+            self._add("duckdb", self._duckdb, queue_size, batch, delay_ms=500)
+        if settings.otlp_endpoint:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            endpoint = settings.otlp_endpoint.rstrip("/")
+            if not endpoint.endswith("/v1/traces"):
+                endpoint += "/v1/traces"
+            self._otlp = CountingExporter(OTLPSpanExporter(endpoint=endpoint, timeout=float(settings.otlp_timeout_s)))
+            self._add("otlp", self._otlp, queue_size, batch, delay_ms=1000)
+        self._otel = self._provider.get_tracer("groundwork")
+
+    def _add(self, name: str, exporter: SpanExporter, queue_size: int, batch: int, delay_ms: int) -> None:
+        processor = CountingBatchSpanProcessor(
+            exporter, max_queue_size=queue_size, max_export_batch_size=batch, schedule_delay_millis=delay_ms
+        )
+        self._processors[name] = processor
+        self._provider.add_span_processor(processor)
+
+    # --- spans -----------------------------------------------------------------------------
+    @contextmanager
+    def request(self, name: str, **attributes: Any) -> Iterator[Span | NoopSpan]:
+        """Start a new trace whose root span is `name`; stages inside become its children."""
+        if self._otel is None:
+            yield NoopSpan(name)
+            return
+        otel_span = self._otel.start_span(name, context=otel_context.Context())  # empty context: a new trace
+        otel_span.set_attribute(SPAN_KIND_KEY, "CHAIN")
+        with self._activate(Span(self, otel_span, name, None), attributes) as span:
+            yield span
+
+    @contextmanager
+    def span(self, name: str, **attributes: Any) -> Iterator[Span | NoopSpan]:
+        """A child of the current span; outside a request of this tracer it records nothing."""
+        parent = _current_span.get()
+        if self._otel is None or parent is None or parent._tracer is not self:
+            yield NoopSpan(name)
+            return
+        parent_ctx = otel_trace.set_span_in_context(parent._otel, otel_context.Context())
+        otel_span = self._otel.start_span(name, context=parent_ctx)
+        otel_span.set_attribute(SPAN_KIND_KEY, SPAN_KINDS.get(name, "CHAIN"))
+        with self._activate(Span(self, otel_span, name, parent.span_id), attributes) as span:
+            yield span
+
+    @contextmanager
+    def _activate(self, span: Span, attributes: dict[str, Any]) -> Iterator[Span]:
+        if attributes:
+            span.set(**attributes)
+        token = _current_span.set(span)
+        try:
+            yield span
+        except Exception as exc:
+            span._fail(exc)
+            raise
+        finally:
+            _current_span.reset(token)
+            span._otel.end()
+
+    def current(self) -> Span | None:
+        """The innermost live span of this tracer in this thread/task, if any."""
+        span = _current_span.get()
+        return span if span is not None and span._tracer is self else None
+
+    @staticmethod
+    def bind(fn: Callable) -> Callable:
+        """`fn` bound to the caller's context, so stages run in a thread pool stay children of this span."""
+        ctx = contextvars.copy_context()
+        return lambda *args, **kwargs: ctx.run(fn, *args, **kwargs)
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write every finished span to DuckDB now (tests, shutdown). The OTLP sink is not waited for."""
+        processor = self._processors.get("duckdb")
+        if processor is not None:
+            processor.force_flush()
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Flush DuckDB, give OTLP at most `timeout_s`, stop the worker threads."""
+        if self._provider is None:
+            return
+        self.flush()
+        for processor in self._processors.values():
+            try:  # the inner BatchProcessor takes a timeout; BatchSpanProcessor.shutdown() does not
+                inner = getattr(processor, "_batch_processor", None)
+                if inner is not None:
+                    inner.shutdown(timeout_millis=int(timeout_s * 1000))
+                else:
+                    processor.shutdown()
+            except Exception:
+                logger.exception("span processor shutdown failed")
+        self._otel = None
+        self._provider = None
+
+    def stats(self) -> dict[str, int]:
+        """Spans exported, failed and dropped (queue full) per sink."""
+        out: dict[str, int] = {}
+        for name, exporter in (("duckdb", self._duckdb), ("otlp", self._otlp)):
+            if exporter is None:
+                continue
+            out[f"{name}_exported"] = exporter.exported
+            out[f"{name}_failed"] = exporter.failed
+            out[f"{name}_dropped"] = self._processors[name].dropped
+        return out
