@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     vllm_model: str = Field("", description="Model path or id for the in-process vLLM engine.")
     vllm_quantization: str = Field("", description="vLLM quantization (awq, gptq, fp8) or empty for none.")
     vllm_speculative_model: str = Field("", description="Draft model for vLLM speculative decoding, or empty for none.")
+    vllm_num_speculative_tokens: int = Field(5, description="Tokens the vLLM draft model proposes per step (only with vllm_speculative_model).")
     vllm_gpu_memory_utilization: float = Field(0.85, description="Share of GPU memory vLLM may take.")
     max_output_tokens: int = Field(400, description="Most tokens a generator may produce for one answer.")
     max_question_chars: int = Field(4000, description="Longest question accepted; longer ones get a clear error.")
@@ -81,7 +82,7 @@ class Settings(BaseSettings):
         description="Comma-separated Presidio entity types to redact.",
     )
     pii_action: Literal["mask", "replace", "hash"] = Field("replace", description="What redaction does: mask characters, replace with <TYPE>, or hash.")
-    pii_score_threshold: float = Field(0.5, description="Presidio score below which a finding is ignored.")
+    pii_score_threshold: float = Field(0.4, description="Presidio score below which a finding is ignored (0.4: phone numbers without a context word score 0.4).")
     spacy_model: str = Field("", description="Installed spaCy NER model (e.g. en_core_web_sm); empty = pattern recognizers only.")
 
     # --- observability -------------------------------------------------------------------
