@@ -1,9 +1,11 @@
 """Request tracing on the OpenTelemetry SDK: one trace per request, one span per stage, exported off-thread."""
 from __future__ import annotations
 
+import collections
 import contextvars
 import json
 import logging
+import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -162,19 +164,44 @@ class NoopSpan:
 _current_span: contextvars.ContextVar[Span | None] = contextvars.ContextVar("groundwork_span", default=None)
 
 
-class CountingBatchSpanProcessor(BatchSpanProcessor):
-    """BatchSpanProcessor that counts what it drops when its queue is full (the SDK only logs it)."""
+class _CountingDeque(collections.deque):
+    """The SDK processor's queue: counts the oldest span it evicts when full (the SDK only logs that).
 
-    def __init__(self, exporter: SpanExporter, **options):
-        super().__init__(exporter, **options)
+    The check and the append share a lock with the worker's pops, so a pop in between is never
+    mistaken for an eviction; the lock covers one deque operation, never an export.
+    """
+
+    def __init__(self, maxlen: int):
+        super().__init__([], maxlen)
+        self.lock = threading.Lock()
         self.dropped = 0
 
-    def on_end(self, span) -> None:
-        # The SDK's bounded deque silently evicts its oldest span when full; count that eviction.
-        queue = getattr(getattr(self, "_batch_processor", None), "_queue", None)
-        if queue is not None and queue.maxlen is not None and len(queue) >= queue.maxlen:
-            self.dropped += 1
-        super().on_end(span)
+    def appendleft(self, item) -> None:
+        with self.lock:
+            if len(self) == self.maxlen:
+                self.dropped += 1
+            super().appendleft(item)
+
+    def pop(self):
+        with self.lock:
+            return super().pop()
+
+
+class CountingBatchSpanProcessor(BatchSpanProcessor):
+    """BatchSpanProcessor whose full queue drops the oldest span and counts it in `dropped`."""
+
+    def __init__(self, exporter: SpanExporter, max_queue_size: int = 2048, **options):
+        super().__init__(exporter, max_queue_size=max_queue_size, **options)
+        inner = getattr(self, "_batch_processor", None)
+        self._queue = _CountingDeque(max_queue_size)
+        if inner is not None and isinstance(getattr(inner, "_queue", None), collections.deque):
+            inner._queue = self._queue  # still empty: the processor was created a moment ago
+        else:  # an SDK without that internal: spans still flow, drops go uncounted
+            logger.warning("BatchSpanProcessor internals changed: dropped spans are not counted")
+
+    @property
+    def dropped(self) -> int:
+        return self._queue.dropped
 
 
 class CountingExporter(SpanExporter):
