@@ -1,0 +1,1 @@
+"""Ingestion: load files, clean text, find near-duplicates, chunk in the embedder's own tokens."""
