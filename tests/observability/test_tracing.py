@@ -18,31 +18,7 @@ from backend.observability.tracing import (
     to_otel_attributes,
     to_short_attributes,
 )
-from backend.store.db import Store
-
-
-@pytest.fixture
-def store(settings):
-    settings.ensure_dirs()
-    db = Store(settings.db_path)
-    yield db
-    db.close()
-
-
-def scripted_request(tracer: Tracer, question: str, fail_stage: str | None = None) -> str:
-    """The hot path's shape: a root span and one child per stage, stages nested only under the root."""
-    with tracer.request("rag.ask", question=question, collection="demo", tenant="default") as root:
-        for stage in STAGES:
-            try:
-                with tracer.span(stage, k=5) as span:
-                    if stage == "generate":
-                        span.set(tokens_in=120, tokens_out=30, model="extractive", cost_usd=0.0006)
-                    if stage == fail_stage:
-                        raise RuntimeError(f"{stage} broke")
-            except RuntimeError:
-                root.set(fallback=True)
-        root.set(answer="redacted answer", grounded=True, top_score=0.8, cache_hit=False)
-        return root.trace_id
+from tests.observability.scripted import scripted_request
 
 
 def test_one_span_per_stage_with_the_root_as_parent(settings, store):
