@@ -1,7 +1,7 @@
 """Plain typed values passed between stages: the contracts every box of the pipeline agrees on."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 
 
@@ -109,8 +109,9 @@ class Citation:
     supported: bool = True
     page: int | None = None
     heading_path: tuple[str, ...] = ()
-    quote_start: int = 0  # char offsets of the quote inside the chunk text
+    quote_start: int = 0  # char offsets of the quote inside the chunk text (inside `context` once redacted)
     quote_end: int = 0
+    context: str = ""  # the (redacted) chunk text the quote sits in, so a card renders without a lookup
 
 
 @dataclass
@@ -129,6 +130,27 @@ class Answer:
     generator: str = "extractive"
     standalone_question: str = ""
     hits: list[Hit] = field(default_factory=list)
+    found: bool = True  # False when the answer is "not found in the documents"
+    model: str = ""
+    conversation_id: str = ""
+    message_id: int | None = None  # the stored assistant message (feedback attaches to it)
+    pii_entities: list[str] = field(default_factory=list)  # entity types redacted from question and answer
+
+    def to_dict(self, with_hits: bool = False) -> dict:
+        """JSON-ready dict (hits are left out unless asked: they carry whole chunks)."""
+        data = asdict(self)
+        if not with_hits:
+            data.pop("hits")
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Answer":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known and k != "hits"}
+        values["citations"] = [
+            Citation(**{**c, "heading_path": tuple(c.get("heading_path") or ())}) for c in data.get("citations", [])
+        ]
+        return cls(**values)
 
 
 @dataclass
