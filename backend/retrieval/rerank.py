@@ -1,0 +1,105 @@
+"""Rerankers after fusion: maximal marginal relevance (diversity) or a local cross-encoder."""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from backend.models import GroundworkError, Hit
+
+
+def _reranked(hits: list[Hit], scores: list[float], name: str) -> list[Hit]:
+    out = []
+    for rank, (hit, score) in enumerate(zip(hits, scores), start=1):
+        out.append(replace(hit, scores={**hit.scores, name: float(score)}, ranks={**hit.ranks, name: rank}, rank=rank))
+    return out
+
+
+def rerank_mmr(hits: list[Hit], vectors: dict[int, np.ndarray], query_vec: np.ndarray, lambda_: float, k: int) -> list[Hit]:
+    """Greedy MMR: pick the hit maximising lambda*sim(query, d) - (1-lambda)*max sim(d, already picked).
+
+    Hits without a vector cannot be compared and follow the picked ones in their fused order.
+    """
+    if k <= 0 or not hits:
+        return []
+    with_vec = [hit for hit in hits if hit.chunk_id in vectors]
+    without = [hit for hit in hits if hit.chunk_id not in vectors]
+    if not with_vec:
+        return _reranked(without[:k], [hit.fused_score for hit in without[:k]], "mmr")
+    matrix = np.stack([np.asarray(vectors[hit.chunk_id], dtype=np.float32) for hit in with_vec])
+    relevance = matrix @ np.asarray(query_vec, dtype=np.float32).reshape(-1)
+    similarity = matrix @ matrix.T
+    picked: list[int] = []
+    picked_scores: list[float] = []
+    redundancy = np.full(len(with_vec), -np.inf, dtype=np.float32)
+    remaining = np.ones(len(with_vec), dtype=bool)
+    for _ in range(min(k, len(with_vec))):
+        penalty = np.where(np.isfinite(redundancy), redundancy, 0.0)
+        mmr = lambda_ * relevance - (1.0 - lambda_) * penalty
+        mmr[~remaining] = -np.inf
+        best = int(np.argmax(mmr))
+        picked.append(best)
+        picked_scores.append(float(mmr[best]))
+        remaining[best] = False
+        redundancy = np.maximum(redundancy, similarity[best])
+    chosen = [with_vec[i] for i in picked]
+    tail = without[: max(0, k - len(chosen))]
+    return _reranked(chosen + tail, picked_scores + [float("-inf")] * len(tail), "mmr")
+
+
+class MMRReranker:
+    """MMR as a reranker object: needs the hits' vectors and the query vector."""
+
+    needs_vectors = True
+
+    def __init__(self, lambda_: float):
+        self.lambda_ = float(lambda_)
+
+    def rerank(self, query: str, hits: list[Hit], texts: dict[int, str] | None, k: int, *, vectors=None, query_vec=None) -> list[Hit]:
+        if vectors is None or query_vec is None:
+            raise GroundworkError("MMR reranking needs the hits' vectors and the query vector")
+        return rerank_mmr(hits, vectors, query_vec, self.lambda_, k)
+
+
+class CrossEncoderReranker:
+    """A sentence-transformers CrossEncoder from a local path, scoring (query, chunk text) pairs."""
+
+    needs_vectors = False
+
+    def __init__(self, model_path: str | Path):
+        if not model_path or not Path(model_path).exists():
+            raise GroundworkError(
+                f"cross-encoder model path {str(model_path)!r} does not exist: set GROUNDWORK_CROSS_ENCODER_MODEL "
+                "to a local cross-encoder directory or choose another reranker"
+            )
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import CrossEncoder
+
+        try:
+            self._model = CrossEncoder(str(model_path), device="cpu")
+        except Exception as exc:  # a directory that is not a model: say which one
+            raise GroundworkError(f"cannot load a cross-encoder from {model_path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def rerank(self, query: str, hits: list[Hit], texts: dict[int, str], k: int, *, vectors=None, query_vec=None) -> list[Hit]:
+        scorable = [hit for hit in hits if hit.chunk_id in texts]
+        if k <= 0 or not scorable:
+            return []
+        with self._lock:
+            scores = self._model.predict([(query, texts[hit.chunk_id]) for hit in scorable], show_progress_bar=False)
+        order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")[:k]
+        return _reranked([scorable[i] for i in order], [float(scores[i]) for i in order], "cross_encoder")
+
+
+def build_reranker(settings) -> MMRReranker | CrossEncoderReranker | None:
+    """The reranker `settings.reranker` names, or None for no reranking."""
+    if settings.reranker == "none":
+        return None
+    if settings.reranker == "mmr":
+        return MMRReranker(settings.mmr_lambda)
+    if settings.reranker == "cross-encoder":
+        return CrossEncoderReranker(settings.cross_encoder_model)
+    raise GroundworkError(f"unknown reranker {settings.reranker!r}: use none, mmr or cross-encoder")
