@@ -9,7 +9,11 @@ sections = {
     ],
     "Analyst": [],
     "Operator": [],
-    "Stakeholder": [],
+    "Stakeholder": [
+        st.Page("pages/cost_explorer.py", title="Cost explorer", icon=":material/payments:"),
+        st.Page("pages/capacity_planner.py", title="Capacity planner", icon=":material/dns:"),
+        st.Page("pages/decision_wizard.py", title="RAG or fine-tuning?", icon=":material/alt_route:"),
+    ],
 }
 navigation = st.navigation({name: pages for name, pages in sections.items() if pages})
 navigation.run()

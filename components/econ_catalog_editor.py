@@ -1,0 +1,59 @@
+"""The pricing catalog as editable tables: validated before save, written atomically with a .bak of the old file."""
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from backend.economics.catalog import SECTION_TITLES, SECTIONS, Catalog, catalog_from_sections, catalog_to_data, save_catalog
+from backend.models import GroundworkError
+
+_GENERATION = "econ_catalog_generation"
+_FLASH = "econ_catalog_saved"
+
+
+def _column_config(model) -> dict:
+    config = {}
+    for name, info in model.model_fields.items():
+        options = typing.get_args(info.annotation) if typing.get_origin(info.annotation) is typing.Literal else ()
+        if options:
+            config[name] = st.column_config.SelectboxColumn(name, options=list(options), help=info.description, required=True)
+        elif info.annotation is bool:
+            config[name] = st.column_config.CheckboxColumn(name, help=info.description, default=False)
+        elif info.annotation in (int, float):
+            config[name] = st.column_config.NumberColumn(name, help=info.description, required=True)
+        else:
+            config[name] = st.column_config.TextColumn(name, help=info.description, required=True)
+    return config
+
+
+def catalog_editor(catalog: Catalog, path: Path) -> None:
+    """One table per section; 'Validate and save' checks every row and writes only a catalog that loads."""
+    generation = st.session_state.get(_GENERATION, 0)
+    if _FLASH in st.session_state:
+        st.success(st.session_state.pop(_FLASH))
+    st.caption(f"Editing `{path}`. Every row needs a source and a date (YYYY-MM-DD). Saving validates all rows first, "
+               f"writes atomically and keeps the previous file as `{path.name}.bak`.")
+    data = catalog_to_data(catalog)
+    edited: dict[str, pd.DataFrame] = {}
+    for tab, section in zip(st.tabs([SECTION_TITLES[s] for s in SECTIONS]), SECTIONS):
+        model = SECTIONS[section]
+        with tab:
+            frame = pd.DataFrame(data[section], columns=list(model.model_fields))
+            edited[section] = st.data_editor(frame, num_rows="dynamic", hide_index=True, width="stretch",
+                                             column_config=_column_config(model), key=f"catalog_{section}_{generation}")
+    if st.button("Validate and save", type="primary", icon=":material/save:"):
+        try:
+            updated = catalog_from_sections({s: frame.to_dict("records") for s, frame in edited.items()}, base=catalog)
+            backup = save_catalog(updated, path)
+        except GroundworkError as exc:
+            st.error(f"Not saved: {exc}")
+        except OSError as exc:
+            st.error(f"Not saved: cannot write {path}: {exc}")
+        else:
+            # New editor keys, so the saved rows are not edited a second time on the next run.
+            st.session_state[_GENERATION] = generation + 1
+            st.session_state[_FLASH] = f"Saved {path.name}; the previous version is {backup.name}."
+            st.rerun()

@@ -1,0 +1,65 @@
+"""Plotly figures for the stakeholder pages: cost curves, cost stacks, latency budget, constraints, TCO."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from backend.economics.capacity import Constraint, StageLatency
+from backend.economics.cost_model import CostBreakdown
+
+STAGE_COLOURS = {"embed": "#4C78A8", "search": "#72B7B2", "rerank": "#EECA3B", "other": "#BAB0AC", "prefill": "#F58518", "decode": "#E45756"}
+
+
+def _layout(fig: go.Figure, height: int = 380) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend_title_text="")
+    return fig
+
+
+def volume_cost_figure(curves: list[dict], current_volume: float, break_even: float | None) -> go.Figure:
+    frame = pd.DataFrame(curves)
+    fig = px.line(frame, x="queries_per_month", y="monthly_usd", color="option", line_dash="serving", log_x=True,
+                  log_y=True, labels={"queries_per_month": "queries per month", "monthly_usd": "USD per month"},
+                  title="Monthly cost against volume: API models vs self-hosted vLLM")
+    fig.update_traces(line_shape="hv", selector=dict(line=dict(dash="dash")))
+    fig.add_vline(x=max(current_volume, 1), line_dash="dot", line_color="grey", annotation_text="your volume")
+    if break_even:
+        fig.add_vline(x=break_even, line_color="green", annotation_text="break-even", annotation_position="bottom right")
+    return _layout(fig, 440)
+
+
+def cost_stack_figure(breakdowns: dict[str, CostBreakdown], title: str) -> go.Figure:
+    rows = [{"option": option, "cost": line.name, "usd": line.usd}
+            for option, breakdown in breakdowns.items() for line in breakdown.lines]
+    fig = px.bar(pd.DataFrame(rows), x="option", y="usd", color="cost", title=title,
+                 labels={"usd": "USD per month", "option": ""})
+    return _layout(fig)
+
+
+def latency_budget_figure(latency: list[StageLatency], slo_ms: float) -> go.Figure:
+    fig = go.Figure()
+    for item in latency:
+        fig.add_bar(y=["p95 budget"], x=[item.ms], name=f"{item.stage} ({item.source})", orientation="h",
+                    marker_color=STAGE_COLOURS.get(item.stage), hovertemplate=f"{item.stage}: %{{x:,.0f}} ms<extra></extra>")
+    fig.add_vline(x=slo_ms, line_color="black", line_dash="dash", annotation_text=f"SLO {slo_ms:,.0f} ms")
+    fig.update_layout(barmode="stack", title="Latency budget per request (p95)", xaxis_title="ms",
+                      legend=dict(orientation="h", y=-0.35))
+    return _layout(fig, 300)
+
+
+def constraint_figure(constraints: list[Constraint]) -> go.Figure:
+    names = [c.name for c in constraints]
+    ratios = [c.ratio * 100 for c in constraints]
+    colours = ["#E45756" if r > 100 else "#F58518" if r > 85 else "#54A24B" for r in ratios]
+    fig = go.Figure(go.Bar(x=ratios, y=names, orientation="h", marker_color=colours,
+                           text=[f"{r:,.0f}%" for r in ratios], textposition="auto"))
+    fig.add_vline(x=100, line_color="black", line_dash="dash", annotation_text="limit")
+    fig.update_layout(title="How much of each limit the plan uses", xaxis_title="% of limit")
+    return _layout(fig, 260)
+
+
+def tco_figure(cumulative: list[dict]) -> go.Figure:
+    fig = px.line(pd.DataFrame(cumulative), x="month", y="cumulative_usd", color="approach",
+                  labels={"cumulative_usd": "cumulative USD", "month": "month"},
+                  title="Cumulative cost: one-time costs at month 0, then monthly")
+    return _layout(fig)

@@ -1,0 +1,96 @@
+"""Shared pieces of the stakeholder pages: the pricing catalog, measured figures from traces, formulas on demand."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from backend.economics.catalog import Catalog, load_catalog, restore_backup
+from backend.economics.cost_model import CostLine
+from backend.models import GroundworkError
+from backend.settings import get_settings
+
+MEASURED_DAYS = 7
+
+
+def catalog_path() -> Path:
+    return Path(get_settings().pricing_catalog)
+
+
+def catalog_or_stop() -> Catalog:
+    """The validated catalog, or the error on screen (with a way back to the previous file) and the page stops."""
+    path = catalog_path()
+    try:
+        return load_catalog(path)
+    except GroundworkError as exc:
+        st.error(str(exc))
+        backup = path.with_name(path.name + ".bak")
+        if backup.exists() and st.button(f"Restore the previous catalog ({backup.name})"):
+            try:
+                restore_backup(path)
+            except GroundworkError as restore_error:
+                st.error(f"The backup cannot be restored either: {restore_error}")
+            else:
+                st.rerun()
+        else:
+            st.info(f"Fix {path} (each message names the row and field) or point GROUNDWORK_PRICING_CATALOG elsewhere.")
+        st.stop()
+
+
+@dataclass
+class Measured:
+    """Figures read from the trace store; None where there are none, with the reason."""
+
+    tokens: dict | None
+    stages: pd.DataFrame | None
+    note: str
+
+    @property
+    def requests(self) -> int:
+        return int((self.tokens or {}).get("requests") or 0)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _read_traces(days: int) -> tuple[dict | None, pd.DataFrame | None, str]:
+    if not get_settings().db_path.exists():
+        return None, None, "no trace store yet"
+    try:
+        from backend.observability import queries
+    except ImportError:
+        return None, None, "trace queries are not part of this build"
+    try:
+        from components.platform import get_platform
+
+        store = get_platform().store
+        tokens = queries.request_token_summary(store, days=days)
+        stages = queries.stage_latency_summary(store, days=days)
+    except Exception as exc:  # measured figures are optional: an unreadable trace store must not break planning
+        return None, None, f"traces could not be read ({type(exc).__name__}: {exc})"
+    stages = stages if isinstance(stages, pd.DataFrame) and not stages.empty else None
+    return (tokens or None), stages, "" if tokens or stages is not None else "no traced requests yet"
+
+
+def measured_figures(days: int = MEASURED_DAYS) -> Measured:
+    tokens, stages, note = _read_traces(days)
+    return Measured(tokens, stages, note)
+
+
+def provenance_caption(label: str, measured: Measured) -> None:
+    if label.startswith("measured"):
+        st.caption(f":material/monitoring: Figures **{label}** over the last {MEASURED_DAYS} days of traces.")
+    else:
+        why = f" ({measured.note})" if measured.note else ""
+        st.caption(f":material/edit_note: Figures **assumed** from the inputs{why}.")
+
+
+def show_formulas(lines: list[CostLine] | dict[str, str], title: str = "Formulas") -> None:
+    """Every figure's arithmetic, one click away."""
+    with st.expander(title, icon=":material/function:"):
+        items = lines.items() if isinstance(lines, dict) else ((line.name, line.formula) for line in lines)
+        st.markdown("\n".join(f"- **{name}**: `{formula}`" for name, formula in items))
+
+
+def cost_table(lines: list[CostLine]) -> pd.DataFrame:
+    return pd.DataFrame([{"cost": line.name, "usd": round(line.usd, 2), "formula": line.formula} for line in lines])
