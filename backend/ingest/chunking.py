@@ -32,8 +32,28 @@ def _is_cjk(char: str) -> bool:
     )
 
 
-def _break_strength(text: str, end_prev: int, start_next: int) -> int:
-    """How strong the break is between a piece ending at end_prev and the next starting at start_next."""
+def _break_strengths(text: str, offsets: list[tuple[int, int]], word_ids: list[int | None] | None) -> list[int]:
+    """strength[i]: how strong the break is before piece i (the first piece starts the section)."""
+    strengths = [PARAGRAPH]
+    append = strengths.append
+    previous_end = offsets[0][1]
+    for i in range(1, len(offsets)):
+        start = offsets[i][0]
+        if word_ids is not None and word_ids[i] is not None and word_ids[i] == word_ids[i - 1]:
+            append(INSIDE_WORD)  # "super" "##cal": the tokenizer itself says the word goes on
+        elif start == previous_end + 1 and text[previous_end] == " ":  # the common case: one space
+            last = text[previous_end - 1]
+            if last in _SENTENCE_END or (last in _CLOSERS and text[previous_end - 2 : previous_end - 1] in _SENTENCE_END):
+                append(LINE_OR_SENTENCE)
+            else:
+                append(WORD)
+        else:
+            append(_break_strength(text, previous_end, start, guess_words=word_ids is None))
+        previous_end = offsets[i][1]
+    return strengths
+
+
+def _break_strength(text: str, end_prev: int, start_next: int, guess_words: bool) -> int:
     gap = text[end_prev:start_next]
     if "\n" in gap:
         return PARAGRAPH if gap.count("\n") >= 2 else LINE_OR_SENTENCE
@@ -44,9 +64,10 @@ def _break_strength(text: str, end_prev: int, start_next: int) -> int:
         if last in _SENTENCE_END or (last in _CLOSERS and end_prev >= 2 and text[end_prev - 2] in _SENTENCE_END):
             return LINE_OR_SENTENCE
         return WORD
-    following = text[start_next]
-    if last.isalnum() and following.isalnum() and not (_is_cjk(last) or _is_cjk(following)):
-        return INSIDE_WORD
+    if guess_words:  # no word ids from the counter: two letters with nothing between are one word
+        following = text[start_next]
+        if last.isalnum() and following.isalnum() and not (_is_cjk(last) or _is_cjk(following)):
+            return INSIDE_WORD
     return PUNCTUATION
 
 
@@ -93,12 +114,14 @@ def chunk_text(
         return []
     spans = _normalise_sections(text, sections)
     section_texts = [text[s.start : s.end] for s in spans]
-    all_offsets = counter.offsets_many(section_texts) if hasattr(counter, "offsets_many") else [
-        counter.offsets(t) for t in section_texts
-    ]
+    if hasattr(counter, "pieces_many"):
+        all_pieces = counter.pieces_many(section_texts)
+    else:  # any counter with offsets() will do; word cuts are then guessed from the characters
+        all_pieces = [(counter.offsets(t), None) for t in section_texts]
+    exact = getattr(counter, "boundary_exact", False)
     chunks: list[ChunkSpan] = []
-    for section, section_text, offsets in zip(spans, section_texts, all_offsets):
-        for start, end in _split_section(section_text, offsets, counter, max_tokens, overlap):
+    for section, section_text, (offsets, word_ids) in zip(spans, section_texts, all_pieces):
+        for start, end, pieces in _split_section(section_text, offsets, word_ids, counter, max_tokens, overlap, exact):
             piece = section_text[start:end]
             if not _HAS_WORD_RE.search(piece):
                 continue  # only whitespace or punctuation: nothing to retrieve
@@ -107,32 +130,31 @@ def chunk_text(
                     text=piece,
                     char_start=section.start + start,
                     char_end=section.start + end,
-                    token_count=0,
+                    token_count=pieces,
                     page=section.page,
                     heading_path=tuple(section.heading_path),
                 )
             )
-    counts = counter.count_many([c.text for c in chunks]) if hasattr(counter, "count_many") else [
-        counter.count(c.text) for c in chunks
-    ]
-    for chunk, count in zip(chunks, counts):
-        if count > max_tokens:  # _split_section re-checks every risky cut, so this is a bug, not input
-            raise AssertionError(f"chunk of {count} word pieces exceeds max_tokens {max_tokens}")
-        chunk.token_count = count
     return chunks
 
 
 def _split_section(
-    text: str, offsets: list[tuple[int, int]], counter: WordPieceCounter, max_tokens: int, overlap: int
-) -> list[tuple[int, int]]:
-    """Char spans of the chunks of one section, computed on its word-piece offsets."""
+    text: str,
+    offsets: list[tuple[int, int]],
+    word_ids: list[int | None] | None,
+    counter: WordPieceCounter,
+    max_tokens: int,
+    overlap: int,
+    exact: bool,
+) -> list[tuple[int, int, int]]:
+    """(char start, char end, word pieces of the chunk text) of the chunks of one section."""
     n = len(offsets)
     if n == 0:
         return []
-    if n <= max_tokens:
-        return [(offsets[0][0], offsets[-1][1])]
+    if n <= max_tokens and exact:
+        return [(offsets[0][0], offsets[-1][1], n)]
     # strength[i]: the break before piece i (1 <= i < n).
-    strength = [PARAGRAPH] + [_break_strength(text, offsets[i - 1][1], offsets[i][0]) for i in range(1, n)]
+    strength = _break_strengths(text, offsets, word_ids)
     by_strength: dict[int, list[int]] = {level: [] for level in range(PARAGRAPH + 1)}
     for i in range(1, n):
         by_strength[strength[i]].append(i)
@@ -156,19 +178,28 @@ def _split_section(
                 best = positions[k]
         return best
 
-    def fits(first: int, stop: int) -> bool:
-        # Counting pieces of the section is exact unless the chunk starts inside a word: a word's tail
-        # re-tokenised alone ("##cal" -> "cal") can take more pieces.
-        if strength[first] != INSIDE_WORD:
-            return True
-        return counter.count(text[offsets[first][0] : offsets[stop - 1][1]]) <= max_tokens
+    counted: dict[tuple[int, int], int] = {}
 
-    spans: list[tuple[int, int]] = []
+    def pieces(first: int, stop: int) -> int:
+        """Word pieces of the chunk [first, stop) re-tokenised on its own."""
+        # Counting by offsets is exact unless the chunk starts inside a word: a word's tail re-tokenised
+        # alone ("##cal" -> "cal") can take more pieces. Other tokenizers are always re-counted.
+        if exact and strength[first] != INSIDE_WORD:
+            return stop - first
+        key = (first, stop)
+        if key not in counted:
+            counted[key] = counter.count(text[offsets[first][0] : offsets[stop - 1][1]])
+        return counted[key]
+
+    def fits(first: int, stop: int) -> bool:
+        return pieces(first, stop) <= max_tokens
+
+    spans: list[tuple[int, int, int]] = []
     first, previous_stop = 0, 0
     while True:
         limit = first + max_tokens
         if limit >= n and fits(first, n):
-            spans.append((offsets[first][0], offsets[-1][1]))
+            spans.append((offsets[first][0], offsets[-1][1], pieces(first, n)))
             break
         limit = min(limit, n - 1)
         lowest = max(first + 1, previous_stop + 1)  # each chunk must reach past the previous one
@@ -192,7 +223,7 @@ def _split_section(
                 first = previous_stop  # the overlap's word tail is what overflows: start fresh
                 continue
             raise ValueError(f"max_tokens {max_tokens} is too small for a single word piece of this text")
-        spans.append((offsets[first][0], offsets[stop - 1][1]))
+        spans.append((offsets[first][0], offsets[stop - 1][1], pieces(first, stop)))
         previous_stop = stop
         first = _overlap_start(stop, first, overlap, earliest_at_least)
     return spans

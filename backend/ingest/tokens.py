@@ -21,6 +21,14 @@ class WordPieceCounter:
         tokenizer.no_padding()
         self._tokenizer = tokenizer
         self.name = name
+        # BERT word pieces never cross a whitespace or punctuation boundary, so the pieces of a span
+        # that starts and ends on such boundaries are exactly the pieces of the whole text in that
+        # span: the chunker may count by offsets instead of re-tokenising every chunk. Byte-level
+        # BPE tokenizers (space glued to the next word) do not promise that.
+        self.boundary_exact = (
+            type(tokenizer.model).__name__ == "WordPiece"
+            and type(tokenizer.pre_tokenizer).__name__ in ("BertPreTokenizer", "Whitespace", "WhitespaceSplit")
+        )
 
     @classmethod
     def from_model_path(cls, path: str | Path) -> "WordPieceCounter":
@@ -38,11 +46,7 @@ class WordPieceCounter:
 
     def count_many(self, texts: Iterable[str]) -> list[int]:
         """`count` for many texts in one batched call (much faster than a loop)."""
-        texts = list(texts)
-        if not texts:
-            return []
-        encodings = self._tokenizer.encode_batch_fast(texts, add_special_tokens=False)
-        return [len(e.ids) for e in encodings]
+        return [len(e.ids) for e in self._encode_many(texts)]
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span (start, end) in `text` of each word piece, in order."""
@@ -52,11 +56,20 @@ class WordPieceCounter:
 
     def offsets_many(self, texts: Iterable[str]) -> list[list[tuple[int, int]]]:
         """`offsets` for many texts in one batched call."""
+        return [[tuple(o) for o in e.offsets] for e in self._encode_many(texts)]
+
+    def pieces_many(self, texts: Iterable[str]) -> list[tuple[list[tuple[int, int]], list[int | None]]]:
+        """Per text: the char span of each word piece and the index of the word it belongs to.
+
+        Two consecutive pieces with the same word index are one word cut in two ("super", "##cal").
+        """
+        return [([tuple(o) for o in e.offsets], list(e.word_ids)) for e in self._encode_many(texts)]
+
+    def _encode_many(self, texts: Iterable[str]):
         texts = list(texts)
-        if not texts:
-            return []
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
-        return [[tuple(o) for o in e.offsets] for e in encodings]
+        if len(texts) <= 1:  # the batch call's thread pool costs more than it saves for one text
+            return [self._tokenizer.encode(t, add_special_tokens=False) for t in texts]
+        return self._tokenizer.encode_batch(texts, add_special_tokens=False)
 
 
 @lru_cache(maxsize=4)
