@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     trace_retention_days: int = Field(30, description="Traces older than this are rolled up into daily aggregates and deleted.")
     drift_warn: float = Field(0.1, description="Drift statistic at which a signal turns 'warn' (PSI-scaled).")
     drift_alert: float = Field(0.25, description="Drift statistic at which a signal turns 'alert' (PSI-scaled).")
+    drift_p_value: float = Field(0.01, description="A drift level counts only when a two-sample test (KS or chi-square) rejects 'same distribution' below this p-value.")
+    drift_min_samples: int = Field(30, description="Requests each window needs before a drift signal gets a status.")
+    drift_current_hours: float = Field(24.0, description="Drift: the current window, in hours back from now.")
+    drift_reference_hours: float = Field(168.0, description="Drift: the reference window, in hours before the current window.")
 
     # --- economics -----------------------------------------------------------------------
     pricing_catalog: Path = Field(PROJECT_ROOT / "data" / "pricing.yaml", description="Pricing catalog (YAML) used by the cost explorer, planner and wizard.")

@@ -99,8 +99,11 @@ def operations_summary(store, days: int = 7, collection: str | None = None) -> d
     )[0]
     out = {k: (float(v) if isinstance(v, (int, float)) and k != "requests" else v) for k, v in row.items()}
     out["requests"] = int(row["requests"])
-    # a cache hit saves what an uncached answer costs on average in the same window
-    out["money_saved_usd"] = float(row["cache_hits"] or 0) * float(row["cost_uncached_mean_usd"] or 0.0)
+    # The cache records what each hit saved; without such records, a hit saves what an uncached
+    # answer costs on average in the same window.
+    recorded = cache_savings_usd(store, days, collection)
+    estimate = float(row["cache_hits"] or 0) * float(row["cost_uncached_mean_usd"] or 0.0)
+    out["money_saved_usd"] = float(recorded) if recorded is not None else estimate
     out.update(feedback_summary(store, days, collection))
     return out
 
@@ -168,18 +171,29 @@ def feedback_summary(store, days: int = 7, collection: str | None = None) -> dic
 
 
 def feedback_by_trace(store, days: float | None = 7, collection: str | None = None) -> pd.DataFrame:
-    """Ratings joined to their requests: trace_id, start_time, score in 0..1 (thumbs up = 1)."""
+    """Ratings joined to their requests (010_chat's feedback.trace_id): trace_id, start_time, score 0..1."""
     empty = pd.DataFrame({"trace_id": pd.Series(dtype=str), "start_time": pd.Series(dtype="datetime64[us]"),
                           "score": pd.Series(dtype=float)})
-    if not (_has_table(store, "feedback") and _has_table(store, "messages")):
+    if not _has_table(store, "feedback"):
         return empty
     where, params = _where(days, collection)
     return store.query_df(
-        "SELECT t.trace_id, t.start_time, avg(CASE WHEN f.rating > 0 THEN 1.0 ELSE 0.0 END) AS score"
-        " FROM feedback f JOIN messages m ON f.message_id = m.id JOIN traces t ON m.trace_id = t.trace_id"
+        "SELECT t.trace_id, t.start_time, avg(CAST(f.score AS DOUBLE)) AS score"
+        " FROM feedback f JOIN traces t ON f.trace_id = t.trace_id"
         f" WHERE {where} GROUP BY t.trace_id, t.start_time ORDER BY t.start_time",
         params,
     )
+
+
+def cache_savings_usd(store, days: int = 7, collection: str | None = None) -> float | None:
+    """Money the answer cache saved, as recorded by the cache (010_chat's cache_events); None without it."""
+    if not _has_table(store, "cache_events"):
+        return None
+    clauses, params = ["created_at >= ?"], [_since(days)]
+    if collection:
+        clauses.append("collection = ?")
+        params.append(collection)
+    return store.scalar(f"SELECT sum(cost_saved_usd) FROM cache_events WHERE {' AND '.join(clauses)}", params)
 
 
 # --- trace explorer ------------------------------------------------------------------------------
