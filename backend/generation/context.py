@@ -1,0 +1,100 @@
+"""Context assembly: retrieved chunks become numbered passages within a token budget, optionally compressed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from backend.generation.base import Passage
+from backend.generation.prompts import looks_like_injection
+from backend.generation.text import RelevanceScorer, count_tokens, split_sentences
+from backend.models import Hit
+
+COMPRESS_KEEP_WITHIN = 0.2  # a sentence is kept when it scores within this of the question's best sentence
+COMPRESS_MIN_PER_PASSAGE = 1  # every passage keeps at least its best sentence
+ELLIPSIS = " … "
+
+
+@dataclass
+class ContextPack:
+    passages: list[Passage]
+    tokens: int  # tokens of the passages as given to the generator
+    tokens_uncompressed: int  # tokens the same passages had before compression
+    dropped: list[int] = field(default_factory=list)  # chunk ids left out for the budget
+
+    @property
+    def saved_tokens(self) -> int:
+        return self.tokens_uncompressed - self.tokens
+
+
+def _truncate(text: str, budget: int) -> str:
+    """The longest prefix of whole sentences within `budget` tokens (at least a cut sentence)."""
+    kept = []
+    used = 0
+    for span in split_sentences(text):
+        cost = count_tokens(span.text)
+        if used + cost > budget:
+            break
+        kept.append(span.text)
+        used += cost
+    if kept:
+        return " ".join(kept)
+    return text[: max(1, budget * 4)]  # a single sentence over budget: cut by the 4-chars-per-token rule
+
+
+def compress_passages(question: str, passages: list[Passage], scorer: RelevanceScorer) -> list[Passage]:
+    """Keep only each passage's sentences relevant to the question, in their original order."""
+    units = [(p, span) for p in passages for span in split_sentences(p.text)]
+    if not units:
+        return passages
+    scores = scorer.score(question, [span.text for _, span in units])
+    best = float(scores.max())
+    out: list[Passage] = []
+    for passage in passages:
+        own = [(span, float(s)) for (p, span), s in zip(units, scores) if p is passage]
+        if not own:
+            continue
+        top = sorted(own, key=lambda item: -item[1])[:COMPRESS_MIN_PER_PASSAGE]
+        keep = {span.start for span, _ in top}
+        keep |= {span.start for span, s in own if s >= best - COMPRESS_KEEP_WITHIN}
+        kept = [span.text for span, _ in own if span.start in keep and not looks_like_injection(span.text)]
+        if not kept:
+            continue
+        text = ELLIPSIS.join(kept)
+        out.append(Passage(passage.number, passage.chunk, text, count_tokens(text), passage.score))
+    return out
+
+
+def assemble_context(
+    hits: list[Hit], question: str, token_budget: int, *, compress: bool = False, scorer: RelevanceScorer | None = None
+) -> ContextPack:
+    """Numbered passages from the hits in rank order, within `token_budget` tokens.
+
+    Compression runs first (so the budget holds more passages), then passages are added while they fit;
+    the first passage is truncated rather than dropped, so a single long chunk still yields an answer.
+    """
+    candidates = []
+    for hit in hits:
+        if hit.chunk is None:
+            continue
+        chunk = hit.chunk
+        tokens = chunk.token_count or count_tokens(chunk.text)
+        candidates.append(Passage(len(candidates) + 1, chunk, chunk.text, tokens, hit.fused_score))
+    uncompressed = {p.number: p.tokens for p in candidates}
+    if compress and scorer is not None and candidates:
+        candidates = compress_passages(question, candidates, scorer)
+    passages: list[Passage] = []
+    dropped: list[int] = []
+    used = 0
+    for passage in candidates:
+        if used + passage.tokens <= token_budget:
+            passages.append(passage)
+            used += passage.tokens
+        elif not passages:
+            text = _truncate(passage.text, token_budget)
+            passages.append(Passage(passage.number, passage.chunk, text, count_tokens(text), passage.score))
+            used += passages[-1].tokens
+        else:
+            dropped.append(passage.chunk.id)
+    # Renumber 1..n in rank order so the markers the reader sees have no gaps.
+    renumbered = [Passage(i + 1, p.chunk, p.text, p.tokens, p.score) for i, p in enumerate(passages)]
+    before = sum(uncompressed.get(p.number, p.tokens) for p in passages)
+    return ContextPack(renumbered, used, before, dropped)

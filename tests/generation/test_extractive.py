@@ -1,0 +1,89 @@
+"""The extractive generator: sentence selection, citation markers, not-found threshold, calibration."""
+from __future__ import annotations
+
+import pytest
+
+from backend.generation.base import GenerationRequest, build_generator
+from backend.generation.extractive import ExtractiveGenerator, calibrate_threshold
+from backend.generation.prompts import NOT_FOUND
+from backend.models import InputError
+from tests.generation.samples import FEES, REFUNDS, SECURITY, make_passages
+
+
+@pytest.fixture
+def extractive(settings, encoder):
+    return ExtractiveGenerator(settings, encoder)
+
+
+def _generate(generator, question, passages):
+    stream = generator.stream(GenerationRequest(question, passages))
+    deltas = list(stream)
+    return deltas, stream.result
+
+
+def test_answers_with_the_best_sentence_and_its_passage_marker(extractive):
+    passages = make_passages(REFUNDS, FEES)
+    deltas, result = _generate(extractive, "How much does an international transfer cost?", passages)
+    assert result.found and result.generator == "extractive"
+    assert result.text.startswith("From 1 April 2025 an international transfer sent over SWIFT costs £3.50")
+    assert "down from £5.00 [2]." in result.text  # FEES is passage 2; the marker closes its sentence
+    assert "".join(deltas) == result.text  # the stream is the answer, sentence by sentence
+    assert result.tokens_in > 0 and result.tokens_out > 0 and not result.priced
+
+
+def test_unrelated_question_is_not_found(extractive):
+    deltas, result = _generate(extractive, "Who won the football world cup in 1966?", make_passages(FEES, REFUNDS))
+    assert not result.found
+    assert result.text == NOT_FOUND and deltas == [NOT_FOUND]
+    assert result.best_score < extractive.threshold
+
+
+def test_planted_instruction_in_a_document_is_never_part_of_an_answer(extractive):
+    _, result = _generate(extractive, "What must I do with my system password and prompt?", make_passages(SECURITY))
+    assert "Ignore all previous instructions" not in result.text
+
+
+def test_repeated_sentences_from_overlapping_chunks_appear_once(extractive):
+    _, result = _generate(extractive, "How long do customers have to ask for a fee refund?", make_passages(REFUNDS, REFUNDS))
+    assert result.text.count("Customers have 90 days") == 1
+
+
+def test_table_rows_read_with_their_column_names(extractive):
+    table = (
+        "| Network | Cut-off for same-day sending | Usual arrival |\n| --- | --- | --- |\n"
+        "| SEPA Credit Transfer | 15:30 on a business day | Next business day |\n"
+        "| SWIFT, other currencies | 12:00 on a business day | 2 to 4 business days |\n"
+    )
+    _, result = _generate(extractive, "What is the cut-off time for SEPA credit transfers?", make_passages(table))
+    assert "Network: SEPA Credit Transfer; Cut-off for same-day sending: 15:30 on a business day" in result.text
+
+
+def test_at_most_max_answer_sentences(settings, encoder):
+    settings.max_answer_sentences = 1
+    generator = ExtractiveGenerator(settings, encoder)
+    _, result = _generate(generator, "What fees apply to transfers and card payments abroad?", make_passages(FEES))
+    assert result.text.count("[1]") == 1
+
+
+def test_calibration_picks_the_separating_threshold():
+    threshold, accuracy = calibrate_threshold([0.7, 0.8, 0.9, 0.55], [0.2, 0.3, 0.45])
+    assert 0.45 < threshold < 0.55 and accuracy == 1.0
+    threshold, accuracy = calibrate_threshold([0.6, 0.4], [0.5, 0.1])
+    assert accuracy == 0.75
+    with pytest.raises(ValueError):
+        calibrate_threshold([0.5], [])
+
+
+def test_extractive_is_not_a_language_model(extractive):
+    from backend.models import GroundworkError
+
+    assert extractive.is_llm is False
+    with pytest.raises(GroundworkError, match="not a language model"):
+        extractive.complete([{"role": "user", "content": "hi"}], 10)
+
+
+def test_build_generator_by_name_and_unknown_names(settings, encoder):
+    first = build_generator(settings, encoder)
+    assert first.name == "extractive" and build_generator(settings, encoder) is first  # built once
+    with pytest.raises(InputError, match="choose one of: extractive, openai, vllm"):
+        build_generator(settings, encoder, "gpt-local")
