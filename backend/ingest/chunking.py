@@ -85,7 +85,30 @@ def _normalise_sections(text: str, sections: list[Section]) -> list[Section]:
         cursor = end
     if cursor < len(text):
         result.append(Section(cursor, len(text)))
-    return result
+    return [piece for section in result for piece in _cut_long_section(text, section)]
+
+
+# Above this many characters a section is tokenised in blocks cut at line breaks: a 50 MB CSV is one
+# section, and its word-piece offsets in one list would take gigabytes.
+BLOCK_CHARS = 200_000
+
+
+def _cut_long_section(text: str, section: Section) -> list[Section]:
+    pieces = []
+    start = section.start
+    while section.end - start > BLOCK_CHARS:
+        limit = start + BLOCK_CHARS
+        cut = text.rfind("\n\n", start + BLOCK_CHARS // 2, limit)
+        if cut < 0:
+            cut = text.rfind("\n", start + BLOCK_CHARS // 2, limit)
+        if cut < 0:
+            cut = text.rfind(" ", start + BLOCK_CHARS // 2, limit)
+        if cut < 0:
+            cut = limit
+        pieces.append(Section(start, cut, section.page, section.heading_path))
+        start = cut
+    pieces.append(Section(start, section.end, section.page, section.heading_path))
+    return pieces
 
 
 def chunk_text(

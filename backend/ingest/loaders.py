@@ -138,8 +138,9 @@ def _one_line(value: object) -> str:
 _NON_PRINTABLE_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
 
 
-def decode_text(raw: bytes) -> str:
-    """Bytes of a text file to str: UTF-8 (with or without BOM), UTF-16/32 with BOM, else cp1252 if it reads as text."""
+def decode_text(raw: bytes, declared: str = "") -> str:
+    """Bytes of a text file to str: UTF-8 (with or without BOM), UTF-16/32 with BOM, else the declared
+    encoding (an HTML meta charset), else cp1252, and only if the result reads as text."""
     for bom, codec in (
         (b"\xef\xbb\xbf", "utf-8-sig"),
         (b"\xff\xfe\x00\x00", "utf-32"),
@@ -160,9 +161,27 @@ def decode_text(raw: bytes) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         # Legacy Windows/Latin-1 text: cp1252 maps nearly every byte, so only a printable result counts.
-        text = raw.decode("cp1252", errors="replace")
+        codec = _known_codec(declared) or "cp1252"
+        text = raw.decode(codec, errors="replace")
     _check_printable(text)
     return text
+
+
+def _known_codec(name: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(name).name if name else ""
+    except LookupError:
+        return ""
+
+
+_META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+
+
+def _declared_charset(raw: bytes) -> str:
+    match = _META_CHARSET_RE.search(raw[:4096])
+    return match.group(1).decode("ascii") if match else ""
 
 
 def _check_printable(text: str) -> None:
@@ -234,12 +253,14 @@ def render_table(rows: Iterable[Iterable[object]]) -> Iterator[str]:
 
 _PAGE_NUMBER_RE = re.compile(r"^\s*(?:page\s+)?\d+\s*(?:(?:of|/)\s*\d+)?\s*$|^\s*[-–—]\s*\d+\s*[-–—]\s*$", re.I)
 _DIGITS_RE = re.compile(r"\d+")
+# PDF fonts often draw "fi", "fl"... as one ligature glyph; NFC keeps them, search wants letters.
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb06": "st"})
 _EDGE_LINES = 3  # lines at the top and bottom of a page where running headers and footers live
 
 
 def _read_pdf(raw: bytes, path: Path):
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, WrongPasswordError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError, WrongPasswordError
 
     if b"%PDF-" not in raw[:1024]:
         raise _Reject("is not a PDF (no %PDF- header): binary or mislabelled content")
@@ -254,25 +275,29 @@ def _read_pdf(raw: bytes, path: Path):
             if not opened:
                 raise _Reject("is password-protected: remove the password and ingest it again")
         pages = list(reader.pages)
-        page_texts = []
-        for page in pages:
-            try:
-                page_texts.append(page.extract_text() or "")
-            except (FileNotDecryptedError, WrongPasswordError):
-                raise _Reject("is password-protected: remove the password and ingest it again") from None
-        title = ""
-        try:
-            meta = reader.metadata
-            title = (meta.title if meta else "") or ""
-        except Exception:  # damaged info dictionary: the title falls back to the file name
-            title = ""
     except _Reject:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
         raise _Reject(f"is a corrupt or unreadable PDF ({_one_line(exc) or type(exc).__name__})") from None
     if not pages:
         raise _Reject("is a corrupt PDF: no pages found")
-    page_texts = _strip_running_lines([clean_text(t) for t in page_texts])
+    page_texts, failed = [], 0
+    for page in pages:
+        try:
+            page_texts.append(page.extract_text() or "")
+        except (FileNotDecryptedError, WrongPasswordError):
+            raise _Reject("is password-protected: remove the password and ingest it again") from None
+        except Exception:  # one damaged page (bad font, broken stream) should not cost the others
+            page_texts.append("")
+            failed += 1
+    if failed == len(pages):
+        raise _Reject(f"is a corrupt PDF: text extraction failed on all {failed} page(s)")
+    title = ""
+    try:
+        title = (reader.metadata.title if reader.metadata else "") or ""
+    except Exception:  # damaged info dictionary: the title falls back to the file name
+        title = ""
+    page_texts = _strip_running_lines([clean_text(t.translate(_LIGATURES)) for t in page_texts])
     if not any(t.strip() for t in page_texts):
         raise _Reject(f"has no extractable text in {len(pages)} page(s): it looks scanned; run OCR first")
     title = re.sub(r"^Microsoft Word - ", "", _one_line(title))
@@ -280,7 +305,10 @@ def _read_pdf(raw: bytes, path: Path):
         title = ""
     parts = [_Part(text, page=i + 1) for i, text in enumerate(page_texts)]
     empty = sum(1 for t in page_texts if not t.strip())
-    return title, parts, {"pages": len(pages), "pages_without_text": empty}
+    metadata = {"pages": len(pages), "pages_without_text": empty}
+    if failed:
+        metadata["pages_failed"] = failed
+    return title, parts, metadata
 
 
 def _strip_running_lines(pages: list[str]) -> list[str]:
@@ -350,6 +378,7 @@ def _read_docx(raw: bytes, path: Path):
     headings: list[tuple[int, str]] = []
     parts: list[_Part] = []
     paragraphs = tables = 0
+    last_was_item = False
     for block in document.iter_inner_content():
         path_now = tuple(text for _, text in headings)
         if isinstance(block, Paragraph):
@@ -366,13 +395,24 @@ def _read_docx(raw: bytes, path: Path):
                     first_heading = heading
                 headings = [(lv, h) for lv, h in headings if lv < level] + [(level, heading)]
                 parts.append(_Part(heading, heading_path=tuple(h for _, h in headings)))
+            elif style.lower().startswith("list"):
+                # List items one per line, as in HTML and Markdown, not one paragraph each.
+                item = "- " + _one_line(text)
+                if parts and parts[-1].heading_path == path_now and last_was_item:
+                    parts[-1] = _Part(parts[-1].text + "\n" + item, heading_path=path_now)
+                else:
+                    parts.append(_Part(item, heading_path=path_now))
+                last_was_item = True
+                continue
             else:
                 parts.append(_Part(text, heading_path=path_now))
+            last_was_item = False
         elif isinstance(block, Table):
             tables += 1
             lines = list(render_table(_docx_rows(block)))
             if lines:
                 parts.append(_Part("\n".join(lines), heading_path=path_now))
+            last_was_item = False
     return title or first_heading, parts, {"paragraphs": paragraphs, "tables": tables}
 
 
@@ -525,6 +565,8 @@ def _html_to_parts(html: str, *, chrome_tags: bool = True):
             break
     for tag in soup.find_all(_DROP_TAGS):
         tag.decompose()
+    for tag in soup.find_all(lambda t: t.has_attr("hidden") or t.get("aria-hidden") == "true"):
+        tag.decompose()  # not shown to readers, so not content (often menus, templates, icons)
     if soup.head:
         soup.head.decompose()
     mains = soup.find_all("main") or soup.find_all("article")
@@ -545,7 +587,7 @@ def _html_to_parts(html: str, *, chrome_tags: bool = True):
 
 
 def _read_html(raw: bytes, path: Path):
-    html = decode_text(raw)
+    html = decode_text(raw, declared=_declared_charset(raw))
     parts, first_h1, page_title, meta_title = _html_to_parts(html)
     return meta_title or first_h1 or page_title, parts, {}
 
@@ -573,7 +615,11 @@ def _read_markdown(raw: bytes, path: Path):
     # Markdown has no page chrome: <header>/<footer> written in it are content.
     parts, first_h1, _, _ = _html_to_parts(html, chrome_tags=False)
     title = _one_line(meta.get("title", "")) or first_h1
-    metadata = {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool))}
+    metadata = {
+        str(k): (v.isoformat() if isinstance(v, (date, datetime)) else v)
+        for k, v in meta.items()
+        if isinstance(v, (str, int, float, bool, date, datetime))
+    }
     return title, parts, metadata
 
 

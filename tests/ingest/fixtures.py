@@ -80,6 +80,8 @@ def make_docx(path: Path, *, title: str = "") -> Path:
             cell.text = value
     document.add_heading("Card payments", level=2)
     document.add_paragraph("Card payments in euro are free.")
+    document.add_paragraph("Apple Pay", style="List Bullet")
+    document.add_paragraph("Google Pay", style="List Bullet")
     document.add_heading("Appendix", level=1)
     document.add_paragraph("Contact the fees desk for exceptions.")
     document.save(str(path))

@@ -191,3 +191,15 @@ def test_text_outside_given_sections_is_still_chunked(counter):
     start = text.index("Body")
     chunks = chunk_text(text, [Section(start, len(text), 2, ("Body",))], counter, 50, 0)
     assert [(c.text, c.page) for c in chunks] == [("Preface words.", None), ("Body of the section.", 2)]
+
+
+def test_huge_section_is_tokenised_in_blocks(counter, monkeypatch):
+    import backend.ingest.chunking as chunking
+
+    monkeypatch.setattr(chunking, "BLOCK_CHARS", 3000)  # a 50 MB CSV behaves like this, only bigger
+    rng = random.Random(8)
+    text = table(rng) + "\n" + "".join(rng.choice("abcdef") for _ in range(7000))
+    sections = [Section(0, len(text), None, ("Sheet1",))]
+    chunks = chunk_text(text, sections, counter, 100, 10)
+    assert_chunk_invariants(text, sections, chunks, counter, 100)
+    assert chunks[-1].char_end == len(text)

@@ -1,6 +1,8 @@
 """Every loader on a small generated document: text, tables row by row, headings, pages, titles."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from backend.ingest.clean import clean_text
@@ -58,7 +60,8 @@ def test_docx_headings_paragraphs_and_table_rows(tmp_path):
     transfers = section_text(doc, heading_path=("Fees handbook", "International transfers"))
     assert transfers.splitlines()[0] == "International transfers"
     assert "Network: SEPA | Fee: 0.50 EUR | Days: 1\nNetwork: SWIFT | Fee: 15 USD | Days: 2" in transfers
-    assert "Card payments in euro are free." in section_text(doc, heading_path=("Fees handbook", "Card payments"))
+    cards = section_text(doc, heading_path=("Fees handbook", "Card payments"))
+    assert cards.endswith("Card payments in euro are free.\n\n- Apple Pay\n- Google Pay")
     assert "fees desk" in section_text(doc, heading_path=("Appendix",))
     assert doc.metadata["tables"] == 1
 
@@ -168,3 +171,36 @@ def test_xlsx_one_section_per_sheet_rows_as_lines(tmp_path):
     assert section_text(doc, heading_path=("Staff",)) == "Name: Dana Reyes | Team: Security"
     assert [s.heading_path for s in doc.sections] == [("Fees",), ("Staff",)]  # the empty sheet adds nothing
     assert doc.metadata["sheets"] == ["Fees", "Staff", "Empty"]
+
+
+def test_html_declared_charset_and_hidden_elements(tmp_path):
+    path = tmp_path / "tokyo.html"
+    html = (
+        '<html><head><meta charset="shift_jis"></head><body><div hidden>template</div>'
+        '<span aria-hidden="true">icon</span><p>東京の手数料は五百円です。<br>Second line</p></body></html>'
+    )
+    path.write_bytes(html.encode("shift_jis"))
+    assert load_file(path, LIMIT).text == "東京の手数料は五百円です。\nSecond line"
+
+
+def test_pdf_ligatures_become_letters(tmp_path):
+    from fpdf import FPDF
+
+    fonts = [Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")]
+    try:
+        import matplotlib
+
+        fonts.append(Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf")
+    except ImportError:
+        pass
+    font = next((f for f in fonts if f.is_file()), None)
+    if font is None:
+        pytest.skip("no TrueType font with ligature glyphs on this machine")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("dejavu", fname=str(font))
+    pdf.set_font("dejavu", size=12)
+    pdf.cell(0, 10, "The \ufb01nal o\ufb03ce \ufb02ow.")
+    path = tmp_path / "lig.pdf"
+    pdf.output(str(path))
+    assert load_file(path, LIMIT).text == "The final office flow."
