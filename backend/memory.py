@@ -1,0 +1,283 @@
+"""Conversation memory in DuckDB: turns, follow-up rewriting into standalone questions, summaries past the budget."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from backend.generation.prompts import rewrite_messages, summary_messages
+from backend.generation.text import content_stems, count_tokens, split_sentences, words
+from backend.models import Answer, GroundworkError, InputError
+from backend.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+COMPRESS_AT = 0.7  # summarise once the verbatim history passes 70% of its token budget
+SUMMARY_SHARE = 0.3  # the summary itself may use at most 30% of the budget
+_FOLLOW_UP_START = re.compile(
+    r"^\s*(and|but|also|so|then|what about|how about|and what about|what if|same for|and for|and in|and if|"
+    r"or|plus|ok(?:ay)?,?|what else|why|how come)\b[\s,]*(.*)$",
+    re.IGNORECASE,
+)
+_ANAPHORA = re.compile(r"\b(it|its|that|this|these|those|they|them|their|there|he|she|his|her|such|the same|one)\b", re.IGNORECASE)
+_PREPOSITIONS = ("for", "in", "on", "at", "with", "to", "of", "about", "during", "after", "before", "under", "from", "by", "within")
+
+
+@dataclass
+class Turn:
+    turn: int
+    question: str  # redacted, as asked
+    standalone: str  # redacted, standalone
+    answer: str  # redacted answer text
+    answer_data: dict = field(default_factory=dict)
+    user_message_id: int | None = None
+    message_id: int | None = None  # the assistant message
+    tokens: int = 0
+
+
+@dataclass
+class Contextualized:
+    standalone: str
+    rewritten: bool
+    summary: str
+    history: list[dict]  # recent turns as chat messages, within the budget
+    history_tokens: int
+    method: str = "none"  # none | rules | llm
+
+
+def _strip_question(text: str) -> str:
+    return text.strip().rstrip("?.! ").strip()
+
+
+def rewrite_follow_up(question: str, previous: str) -> str | None:
+    """Deterministic standalone rewrite of a follow-up, given the previous standalone question; None when
+    the question already stands alone.
+
+    "and for international transfers?" after "What is the fee for domestic transfers?" becomes
+    "What is the fee for international transfers?": the follow-up's prepositional phrase replaces the
+    previous question's last phrase with the same preposition. Other follow-ups keep their words and
+    borrow the previous question's as context.
+    """
+    if not previous:
+        return None
+    q_words = words(question)
+    match = _FOLLOW_UP_START.match(question)
+    anaphoric = bool(_ANAPHORA.search(question))
+    short = len(content_stems(question)) <= 3
+    if not (match or (anaphoric and len(q_words) <= 12) or (short and len(q_words) <= 5)):
+        return None
+    base = _strip_question(previous)
+    rest = _strip_question(match.group(2)) if match else _strip_question(question)
+    first = rest.split(" ", 1)[0].lower() if rest else ""
+    if match and first in _PREPOSITIONS:
+        cut = list(re.finditer(rf"\b{first}\b", base, flags=re.IGNORECASE))
+        if cut:
+            return f"{base[:cut[-1].start()].rstrip()} {rest}?"
+    if match and rest and not anaphoric and len(words(rest)) <= 6:
+        # "what about contractors?" -> the previous question asked about contractors instead
+        return f"{base}, regarding {rest}?"
+    return f"{_strip_question(question)} (context: {base})?"
+
+
+class ConversationMemory:
+    """Conversations and messages (all redacted) with the context each new question needs."""
+
+    def __init__(self, store, settings: Settings):
+        self.store = store
+        self.settings = settings
+        self.budget = settings.memory_token_budget
+        self.keep_turns = settings.memory_turns
+
+    # --- conversations ---------------------------------------------------------------------
+    def start(self, collection: str, tenant: str, title: str = "") -> str:
+        conversation_id = uuid.uuid4().hex
+        self.store.execute(
+            "INSERT INTO conversations (id, collection, tenant, title) VALUES (?, ?, ?, ?)",
+            [conversation_id, collection, tenant, title[:120]],
+        )
+        return conversation_id
+
+    def get(self, conversation_id: str) -> dict | None:
+        rows = self.store.query_dicts("SELECT * FROM conversations WHERE id = ?", [conversation_id])
+        return rows[0] if rows else None
+
+    def require(self, conversation_id: str, collection: str | None = None) -> dict:
+        conversation = self.get(conversation_id)
+        if conversation is None:
+            raise InputError(f"session {conversation_id!r} does not exist")
+        if collection is not None and conversation["collection"] != collection:
+            raise InputError(
+                f"session {conversation_id!r} belongs to collection {conversation['collection']!r}, not {collection!r}"
+            )
+        return conversation
+
+    def list(self, collection: str | None = None, tenant: str | None = None, limit: int = 50) -> list[dict]:
+        sql = ("SELECT c.id, c.collection, c.tenant, c.title, c.created_at, c.updated_at, "
+               "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS turns "
+               "FROM conversations c WHERE (? IS NULL OR c.collection = ?) AND (? IS NULL OR c.tenant = ?) "
+               "ORDER BY c.updated_at DESC LIMIT ?")
+        return self.store.query_dicts(sql, [collection, collection, tenant, tenant, limit])
+
+    # --- turns -----------------------------------------------------------------------------
+    def turns(self, conversation_id: str) -> list[Turn]:
+        rows = self.store.query_dicts(
+            "SELECT id, turn, role, content, standalone_question, answer, tokens FROM messages "
+            "WHERE conversation_id = ? ORDER BY turn, role DESC",  # 'user' before 'assistant'
+            [conversation_id],
+        )
+        turns: dict[int, Turn] = {}
+        for row in rows:
+            turn = turns.setdefault(row["turn"], Turn(row["turn"], "", "", ""))
+            if row["role"] == "user":
+                turn.question, turn.standalone = row["content"], row["standalone_question"] or row["content"]
+                turn.user_message_id = row["id"]
+            else:
+                turn.answer, turn.message_id = row["content"], row["id"]
+                turn.answer_data = json.loads(row["answer"]) if row["answer"] else {}
+            turn.tokens += int(row["tokens"] or 0)
+        return [turns[n] for n in sorted(turns)]
+
+    def add_turn(self, conversation_id: str, question: str, standalone: str, answer: Answer) -> tuple[int, int]:
+        """Store a turn (question and answer already redacted); returns (user message id, assistant message id)."""
+        with self.store.transaction() as cur:
+            turn = cur.execute(
+                "SELECT coalesce(max(turn), 0) + 1 FROM messages WHERE conversation_id = ?", [conversation_id]
+            ).fetchone()[0]
+            user_id = cur.execute(
+                "INSERT INTO messages (conversation_id, turn, role, content, standalone_question, tokens) "
+                "VALUES (?, ?, 'user', ?, ?, ?) RETURNING id",
+                [conversation_id, turn, question, standalone, count_tokens(question)],
+            ).fetchone()[0]
+            assistant_id = cur.execute(
+                "INSERT INTO messages (conversation_id, turn, role, content, answer, tokens, trace_id) "
+                "VALUES (?, ?, 'assistant', ?, ?, ?, ?) RETURNING id",
+                [conversation_id, turn, answer.text, json.dumps(answer.to_dict(), default=str),
+                 count_tokens(answer.text), answer.trace_id or None],
+            ).fetchone()[0]
+            cur.execute(
+                "UPDATE conversations SET updated_at = current_timestamp, "
+                "title = CASE WHEN title = '' THEN ? ELSE title END WHERE id = ?",
+                [question[:120], conversation_id],
+            )
+        return int(user_id), int(assistant_id)
+
+    def record_feedback(self, message_id: int, score: int, comment: str = "") -> None:
+        """Thumbs up (1) or down (0) on an assistant message; the comment must already be redacted."""
+        if score not in (0, 1):
+            raise InputError(f"feedback score must be 0 or 1, got {score!r}")
+        rows = self.store.query_dicts(
+            "SELECT m.conversation_id, m.trace_id, c.collection FROM messages m "
+            "JOIN conversations c ON c.id = m.conversation_id WHERE m.id = ? AND m.role = 'assistant'",
+            [message_id],
+        )
+        if not rows:
+            raise InputError(f"message {message_id} is not an answer that can be rated")
+        row = rows[0]
+        with self.store.transaction() as cur:  # one rating per message: a new click replaces the old one
+            cur.execute("DELETE FROM feedback WHERE message_id = ?", [message_id])
+            cur.execute(
+                "INSERT INTO feedback (message_id, conversation_id, collection, trace_id, score, comment) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [message_id, row["conversation_id"], row["collection"], row["trace_id"], score, comment[:2000]],
+            )
+
+    def feedback_for(self, conversation_id: str) -> dict[int, dict]:
+        rows = self.store.query_dicts(
+            "SELECT message_id, score, comment FROM feedback WHERE conversation_id = ?", [conversation_id]
+        )
+        return {row["message_id"]: row for row in rows}
+
+    # --- context for a new question --------------------------------------------------------
+    def contextualize(self, conversation_id: str | None, question: str, llm=None) -> Contextualized:
+        """The standalone form of `question` and the history a generator may read, within the budget."""
+        if not conversation_id:
+            return Contextualized(question, False, "", [], 0)
+        conversation = self.get(conversation_id) or {}
+        turns = self.turns(conversation_id)
+        summary = conversation.get("summary", "")
+        recent = turns[conversation.get("summarized_turns", 0):]
+        history, used = self._history(recent, summary)
+        if not turns:
+            return Contextualized(question, False, summary, history, used)
+        standalone, method = None, "none"
+        if llm is not None:
+            standalone = self._rewrite_with_llm(llm, question, turns[-3:])
+            method = "llm" if standalone else method
+        if standalone is None:
+            standalone = rewrite_follow_up(question, turns[-1].standalone)
+            method = "rules" if standalone else "none"
+        rewritten = bool(standalone) and standalone.strip() != question.strip()
+        return Contextualized(standalone or question, rewritten, summary, history, used, method if rewritten else "none")
+
+    def _history(self, turns: list[Turn], summary: str) -> tuple[list[dict], int]:
+        """The newest turns, verbatim, that fit in the budget left after the summary."""
+        room = self.budget - count_tokens(summary)
+        picked: list[dict] = []
+        used = 0
+        for turn in reversed(turns[-self.keep_turns:]):
+            cost = count_tokens(turn.question) + count_tokens(turn.answer)
+            if used + cost > room:
+                break
+            picked[:0] = [{"role": "user", "content": turn.question}, {"role": "assistant", "content": turn.answer}]
+            used += cost
+        return picked, used + count_tokens(summary)
+
+    def _rewrite_with_llm(self, llm, question: str, turns: list[Turn]) -> str | None:
+        history = "\n".join(f"User: {t.standalone}\nAssistant: {t.answer}" for t in turns)
+        try:
+            text = llm.complete(rewrite_messages(question, history), max_tokens=80)
+        except GroundworkError as exc:
+            logger.info("LLM rewrite unavailable (%s); using the deterministic rewrite", exc)
+            return None
+        text = text.strip().strip('"').splitlines()[0].strip() if text.strip() else ""
+        return text or None
+
+    # --- summaries --------------------------------------------------------------------------
+    def maybe_summarise(self, conversation_id: str, llm=None) -> bool:
+        """Fold older turns into the summary once the unsummarised history passes 70% of the budget.
+        The newest turns stay verbatim. Returns True when a summary was written."""
+        conversation = self.get(conversation_id)
+        if conversation is None:
+            return False
+        turns = self.turns(conversation_id)
+        done = conversation["summarized_turns"]
+        pending = turns[done:]
+        used = count_tokens(conversation["summary"]) + sum(count_tokens(t.question) + count_tokens(t.answer) for t in pending)
+        if used <= COMPRESS_AT * self.budget or len(pending) <= 1:
+            return False
+        keep = max(1, min(self.keep_turns // 2, len(pending) - 1))
+        fold = pending[:-keep]
+        summary = self._summarise(conversation["summary"], fold, llm)
+        self.store.execute(
+            "UPDATE conversations SET summary = ?, summarized_turns = ? WHERE id = ?",
+            [summary, done + len(fold), conversation_id],
+        )
+        return True
+
+    def _summarise(self, summary: str, turns: list[Turn], llm) -> str:
+        limit = int(self.budget * SUMMARY_SHARE)
+        lines = "\n".join(f"User: {t.standalone}\nAssistant: {t.answer}" for t in turns)
+        if llm is not None:
+            try:
+                text = llm.complete(summary_messages(summary, lines, max_words=int(limit * 0.6)), max_tokens=limit)
+                if text:
+                    return self._fit(text, limit)
+            except GroundworkError as exc:
+                logger.info("LLM summary unavailable (%s); summarising deterministically", exc)
+        # Deterministic: one line per turn, the question and the first sentence of its answer.
+        new = []
+        for t in turns:
+            first = split_sentences(t.answer)
+            new.append(f"Asked: {_strip_question(t.standalone)}. Answer: {first[0].text if first else t.answer}")
+        return self._fit("\n".join([s for s in [summary, *new] if s]), limit)
+
+    @staticmethod
+    def _fit(text: str, limit: int) -> str:
+        """Drop the oldest lines until the summary fits its share of the budget."""
+        lines = [line for line in text.splitlines() if line.strip()]
+        while len(lines) > 1 and count_tokens("\n".join(lines)) > limit:
+            lines.pop(0)
+        joined = "\n".join(lines)
+        return joined if count_tokens(joined) <= limit else joined[: limit * 4]
