@@ -89,7 +89,7 @@ def load_file(path: Path, max_bytes: int) -> LoadedDocument:
         raise InputError(f"{name}: has no text content")
     return LoadedDocument(
         source=str(path),
-        title=_one_line(title) or path.stem,
+        title=_one_line(clean_text(title)) or path.stem,
         mime_type=SUPPORTED_EXTENSIONS[ext],
         text=text,
         sections=sections,
@@ -109,11 +109,12 @@ def _assemble(parts: Iterable[_Part]) -> tuple[str, list[Section]]:
         if pieces:
             offset += 2  # the "\n\n" joining this piece to the previous one
         start, end = offset, offset + len(cleaned)
+        heading_path = tuple(clean_text(h) for h in part.heading_path)  # same Unicode form as the text
         last = sections[-1] if sections else None
-        if last is not None and last.page == part.page and last.heading_path == part.heading_path:
+        if last is not None and last.page == part.page and last.heading_path == heading_path:
             sections[-1] = Section(last.start, end, last.page, last.heading_path)
         else:
-            sections.append(Section(start, end, part.page, part.heading_path))
+            sections.append(Section(start, end, part.page, heading_path))
         pieces.append(cleaned)
         offset = end
     return "\n\n".join(pieces), sections

@@ -203,3 +203,26 @@ def test_huge_section_is_tokenised_in_blocks(counter, monkeypatch):
     chunks = chunk_text(text, sections, counter, 100, 10)
     assert_chunk_invariants(text, sections, chunks, counter, 100)
     assert chunks[-1].char_end == len(text)
+
+
+class OffsetsOnlyCounter:
+    """A counter with only count() and offsets(): the chunker must guess word cuts and re-count chunks."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def count(self, text):
+        return self.inner.count(text)
+
+    def offsets(self, text):
+        return self.inner.offsets(text)
+
+
+@pytest.mark.parametrize("generator", [mixed, symbols, giant_token], ids=["mixed", "symbols", "giant_token"])
+def test_minimal_counter_keeps_the_invariants(counter, generator):
+    minimal = OffsetsOnlyCounter(counter)
+    rng = random.Random(21)
+    text = generator(rng)
+    sections = random_sections(rng, text)
+    chunks = chunk_text(text, sections, minimal, 40, 8)
+    assert_chunk_invariants(text, sections, chunks, counter, 40)
