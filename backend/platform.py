@@ -51,6 +51,7 @@ class Platform:
         self._writer_locks: dict[int, threading.RLock] = {}
         self._locks_lock = threading.Lock()
         self.last_reconcile: dict[str, recovery.ReconcileReport] = {}
+        self._tracer = None
         self._closed = False
 
     # --- parts -------------------------------------------------------------------------
@@ -63,6 +64,17 @@ class Platform:
 
                     self._embedder = get_embedder(self.settings.embedding_model)
         return self._embedder
+
+    @property
+    def tracer(self):
+        """The platform's one Tracer (backend.observability.tracing): a trace per request, spans to DuckDB."""
+        if self._tracer is None:
+            with self._locks_lock:
+                if self._tracer is None:
+                    from backend.observability.tracing import Tracer
+
+                    self._tracer = Tracer(self.store, self.settings)
+        return self._tracer
 
     @property
     def counter(self):
@@ -435,6 +447,8 @@ class Platform:
                 except Exception:  # noqa: BLE001 - closing must not fail on one index; DuckDB is the truth
                     pass
         self._indexes.clear()
+        if self._tracer is not None:
+            self._tracer.shutdown()  # writes the spans still queued before the store closes
         self.store.close()
 
     def __enter__(self) -> "Platform":

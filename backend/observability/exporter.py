@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any, Sequence
@@ -12,6 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
+from backend.observability.retention import apply_retention
 from backend.observability.tracing import to_short_attributes
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ TRACE_COLUMNS = (
 # takes it from its children (sums for counts and money, the first value otherwise).
 _SUMMED_FROM_CHILDREN = ("tokens_in", "tokens_out", "cost_usd", "pii_hits")
 _FIRST_FROM_CHILDREN = ("model", "cache_hit", "top_score", "mean_score", "documents")
+RETENTION_EVERY_S = 3600.0
 PENDING_TRACES = 10_000  # traces whose children arrived before their root; the oldest are forgotten first
 
 
@@ -95,8 +98,10 @@ def trace_fields(attrs: dict[str, Any], status: str, status_message: str | None)
 class DuckDBSpanExporter(SpanExporter):
     """Writes each batch in one transaction on the BatchSpanProcessor's thread, never the request's."""
 
-    def __init__(self, store):
+    def __init__(self, store, retention_days: int | None = None):
         self.store = store
+        self.retention_days = retention_days
+        self._retention_checked = float("-inf")  # the first batch checks
         self._shutdown = False
         # Children end (and are exported) before their root, sometimes in an earlier batch: what they
         # carry for the trace row waits here until the root arrives. Only the worker thread touches it.
@@ -148,7 +153,20 @@ class DuckDBSpanExporter(SpanExporter):
             self._insert(cur, "spans", SPAN_COLUMNS, span_rows)
             if trace_rows:
                 self._insert(cur, "traces", TRACE_COLUMNS, trace_rows)
+        self._maybe_apply_retention()
         return SpanExportResult.SUCCESS
+
+    def _maybe_apply_retention(self) -> None:
+        """Hourly, on this exporter thread (never a request's): roll up and delete expired traces."""
+        if self.retention_days is None or time.monotonic() - self._retention_checked < RETENTION_EVERY_S:
+            return
+        self._retention_checked = time.monotonic()
+        try:
+            result = apply_retention(self.store, self.retention_days)
+            if result["traces_deleted"]:
+                logger.info("trace retention: %s", result)
+        except Exception:  # retention failing must not cost the batch that was just written
+            logger.exception("trace retention failed")
 
     @staticmethod
     def _insert(cur, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:

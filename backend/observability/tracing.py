@@ -259,7 +259,7 @@ class Tracer:
         queue_size = int(settings.trace_queue_size)
         batch = min(256, queue_size)
         if store is not None and not getattr(store, "read_only", False):
-            self._duckdb = CountingExporter(DuckDBSpanExporter(store))
+            self._duckdb = CountingExporter(DuckDBSpanExporter(store, settings.trace_retention_days))
             self._add("duckdb", self._duckdb, queue_size, batch, delay_ms=500)
         if settings.otlp_endpoint:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
