@@ -299,6 +299,7 @@ def _read_pdf(raw: bytes, path: Path):
     except Exception:  # damaged info dictionary: the title falls back to the file name
         title = ""
     page_texts = _strip_running_lines([clean_text(t.translate(_LIGATURES)) for t in page_texts])
+    page_texts = [_unwrap_lines(t) for t in page_texts]
     if not any(t.strip() for t in page_texts):
         raise _Reject(f"has no extractable text in {len(pages)} page(s): it looks scanned; run OCR first")
     title = re.sub(r"^Microsoft Word - ", "", _one_line(title))
@@ -310,6 +311,16 @@ def _read_pdf(raw: bytes, path: Path):
     if failed:
         metadata["pages_failed"] = failed
     return title, parts, metadata
+
+
+# A PDF line break inside a sentence is only where the line was full; the chunker reads a newline as
+# a strong break, so wrapped lines are joined: after a non-final character and before a lowercase one.
+_WRAPPED_HYPHEN_RE = re.compile(r"(?<=\w)-\n(?=[a-z])")
+_WRAPPED_LINE_RE = re.compile(r"(?<=[^\s.!?:;])\n(?=[a-z(])")
+
+
+def _unwrap_lines(text: str) -> str:
+    return _WRAPPED_LINE_RE.sub(" ", _WRAPPED_HYPHEN_RE.sub("-", text))
 
 
 def _strip_running_lines(pages: list[str]) -> list[str]:

@@ -52,6 +52,14 @@ def test_pdf_without_metadata_title_uses_file_name(tmp_path):
     assert doc.text.startswith("Refund policy")
 
 
+def test_pdf_wrapped_lines_are_joined_but_lines_that_end_stay(tmp_path):
+    sentence = ("Card payments abroad carry a foreign exchange fee of 2.75 percent of the amount, which is shown "
+                "on the statement next to each payment and refunded when the payment is reversed by the merchant.")
+    pages = [["Card fees", sentence, "Cash withdrawals: free", "ATM limits apply."]]
+    doc = load_file(make_pdf(tmp_path / "cards.pdf", pages, header="", page_footer=False), LIMIT)
+    assert doc.text.splitlines() == ["Card fees", sentence, "Cash withdrawals: free", "ATM limits apply."]
+
+
 def test_docx_headings_paragraphs_and_table_rows(tmp_path):
     doc = load_file(make_docx(tmp_path / "fees.docx"), LIMIT)
     assert_well_formed(doc)
