@@ -215,6 +215,8 @@ class IngestPipeline:
         self._pending: list[_Pending] = []
         self._since_save = 0
         self._index_dirty = False
+        self._positions: dict[int, int] = {}  # id(outcome) -> input position
+        self._seen = self._position = 0
         self._load_state()
         self._emit(IngestEvent("start", total=total, message=label))
         status = "interrupted"
@@ -226,6 +228,8 @@ class IngestPipeline:
             self._flush()
             status = "finished"
         finally:
+            # Outcomes arrive as decided (a skipped duplicate before the batch it was read in); report in input order.
+            self.report.files.sort(key=lambda outcome: self._positions.get(id(outcome), 0))
             self._save_indexes()
             counts = self.report.counts
             ok = counts["ingested"] + counts["updated"] + counts["unchanged"] + sum(
@@ -247,6 +251,7 @@ class IngestPipeline:
 
     def _final(self, outcome: FileOutcome, started: float, recorded: bool = False) -> None:
         outcome.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        self._positions.setdefault(id(outcome), self._position)
         self.report.files.append(outcome)
         if not recorded:  # batch outcomes are written inside their batch's transaction
             self._unrecorded.append(outcome)
@@ -279,6 +284,8 @@ class IngestPipeline:
     # --- one item ------------------------------------------------------------------------
     def _process(self, name: str, load: Callable[[], LoadedDocument]) -> None:
         started = time.perf_counter()
+        self._position = self._seen
+        self._seen += 1
         try:
             document = load()
             pending = self._prepare(name, document, started)
@@ -322,6 +329,7 @@ class IngestPipeline:
             return None
         signature = minhash_signature(text)
         outcome = FileOutcome(path=name, outcome="updated" if existing else "ingested", title=title)
+        self._positions[id(outcome)] = self._position
         if existing is None:
             matches = self._near.query(signature)
             if matches:

@@ -49,8 +49,8 @@ class Retriever:
         allowed = None
         if filters:
             with self.store.cursor() as cur:
-                allowed = corpus.filtered_chunk_ids(cur, collection["id"], filters)
-            if len(allowed) == 0:
+                allowed = set(corpus.filtered_chunk_ids(cur, collection["id"], filters).tolist())
+            if not allowed:
                 return []
         query_vec = self._embedder_provider().encode_query(query) if mode != "bm25" else None
         with self.index_lock:

@@ -396,7 +396,7 @@ def chunk_index_rows(con: Con, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarr
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32), [], [], []
     con.register("wanted_chunk_ids", pa.table({"id": pa.array(list(map(int, ids)), type=pa.int64())}))
     try:
-        table = con.execute(
+        table = con.sql(
             "SELECT c.id, c.embedding, c.text, d.title, c.heading_path FROM chunks c"
             " JOIN documents d ON d.id = c.document_id"
             " WHERE c.id IN (SELECT id FROM wanted_chunk_ids) ORDER BY c.id"
