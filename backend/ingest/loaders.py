@@ -28,8 +28,11 @@ SUPPORTED_EXTENSIONS: dict[str, str] = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
-# pypdf reports recoverable damage through logging; the loader turns what matters into InputError.
+# pypdf and openpyxl report recoverable oddities (damaged xref, missing default style) through logging
+# and warnings; the loader turns what matters into InputError. Filters are set once here because
+# warnings.catch_warnings() per call is not thread-safe.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", module=r"(pypdf|openpyxl|docx|bs4)(\..*)?$")
 
 
 @dataclass
@@ -75,9 +78,7 @@ def load_file(path: Path, max_bytes: int) -> LoadedDocument:
         raise InputError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     reader = _READERS[ext]
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            title, parts, metadata = reader(raw, path)
+        title, parts, metadata = reader(raw, path)
     except _Reject as exc:
         raise InputError(f"{name}: {exc}") from None
     except InputError:
