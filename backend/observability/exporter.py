@@ -31,7 +31,13 @@ TRACE_COLUMNS = (
 # Request-level figures the hot path may set on a stage rather than on the root: a root missing one
 # takes it from its children (sums for counts and money, the first value otherwise).
 _SUMMED_FROM_CHILDREN = ("tokens_in", "tokens_out", "cost_usd", "pii_hits")
-_FIRST_FROM_CHILDREN = ("model", "cache_hit", "top_score", "mean_score", "documents")
+_FIRST_FROM_CHILDREN = ("model", "cache_hit")
+# Relevance for drift comes from the most comparable stage that reported one: dense cosine similarity
+# first (bounded, query-independent scale), then the reranker, the generator's best sentence, BM25;
+# fused RRF scores last (they follow rank, not relevance).
+SCORE_STAGES = ("dense", "rerank", "generate", "bm25", "fuse")
+# Names the hot path may use for a trace column, first match wins.
+ALIASES = {"cache_hit": ("cache_hit", "cached"), "pii_hits": ("pii_hits", "pii_found")}
 RETENTION_EVERY_S = 3600.0
 PENDING_TRACES = 10_000  # traces whose children arrived before their root; the oldest are forgotten first
 
@@ -63,17 +69,32 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def trace_fields(attrs: dict[str, Any], status: str, status_message: str | None) -> dict[str, Any]:
-    """The typed trace columns derived from a root span's short-name attributes."""
+def _first(attrs: dict[str, Any], column: str) -> Any:
+    for name in ALIASES.get(column, (column,)):
+        if attrs.get(name) is not None:
+            return attrs[name]
+    return None
+
+
+def _document_scores(attrs: dict[str, Any]) -> list[float]:
     scores = [_number(d.get("score")) for d in attrs.get("documents") or [] if isinstance(d, dict)]
-    scores = [s for s in scores if s is not None]
+    return [s for s in scores if s is not None]
+
+
+def trace_fields(attrs: dict[str, Any], status: str, status_message: str | None) -> dict[str, Any]:
+    """The typed trace columns derived from a root span's short-name attributes (plus what children gave)."""
+    scores = _document_scores(attrs)
     grounded = _bool(attrs.get("grounded"))
+    cache_hit = _bool(_first(attrs, "cache_hit"))
     no_answer = _bool(attrs.get("no_answer"))
-    if no_answer is None and grounded is not None and not _bool(attrs.get("cache_hit")):
+    if no_answer is None and attrs.get("found") is not None:
+        no_answer = not _bool(attrs.get("found"))
+    elif no_answer is None and grounded is not None and not cache_hit:
         no_answer = not grounded
     error = _text(attrs.get("error")) or (status_message if status == "error" else None)
     fallback = attrs.get("fallback")
     mentions_timeout = any("timeout" in str(v).lower() or "timed out" in str(v).lower() for v in (error, fallback) if v)
+    top_score, mean_score = _number(attrs.get("top_score")), _number(attrs.get("mean_score"))
     return {
         "collection": _text(attrs.get("collection")),
         "tenant": _text(attrs.get("tenant")),
@@ -83,14 +104,14 @@ def trace_fields(attrs: dict[str, Any], status: str, status_message: str | None)
         "tokens_in": _number(attrs.get("tokens_in"), int),
         "tokens_out": _number(attrs.get("tokens_out"), int),
         "cost_usd": _number(attrs.get("cost_usd")),
-        "cache_hit": _bool(attrs.get("cache_hit")),
+        "cache_hit": cache_hit,
         "grounded": grounded,
         "no_answer": no_answer,
         "fallback": _bool(fallback),
         "timeout": bool(_bool(attrs.get("timeout")) or mentions_timeout),
-        "top_score": _number(attrs.get("top_score")) if attrs.get("top_score") is not None else (max(scores) if scores else None),
-        "mean_score": _number(attrs.get("mean_score")) if attrs.get("mean_score") is not None else (sum(scores) / len(scores) if scores else None),
-        "pii_hits": _number(attrs.get("pii_hits"), int),
+        "top_score": top_score if top_score is not None else (max(scores) if scores else None),
+        "mean_score": mean_score if mean_score is not None else (sum(scores) / len(scores) if scores else None),
+        "pii_hits": _number(_first(attrs, "pii_hits"), int),
         "error": error,
     }
 
@@ -107,15 +128,25 @@ class DuckDBSpanExporter(SpanExporter):
         # carry for the trace row waits here until the root arrives. Only the worker thread touches it.
         self._pending: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
-    def _collect_child(self, trace_id: str, attrs: dict[str, Any]) -> None:
+    def _collect_child(self, trace_id: str, name: str, attrs: dict[str, Any]) -> None:
         pending = self._pending.setdefault(trace_id, {})
         for key in _SUMMED_FROM_CHILDREN:
             value = _number(attrs.get(key))
             if value is not None:
                 pending[key] = pending.get(key, 0) + value
-        for key in _FIRST_FROM_CHILDREN:
-            if attrs.get(key) is not None:
-                pending.setdefault(key, attrs[key])
+        for column in _FIRST_FROM_CHILDREN:
+            value = _first(attrs, column)
+            if value is not None:
+                pending.setdefault(column, value)
+        if name in SCORE_STAGES:
+            rank = SCORE_STAGES.index(name)
+            scores = _document_scores(attrs)
+            top = _number(attrs.get("top_score"))
+            top = top if top is not None else (max(scores) if scores else None)
+            if top is not None and rank < pending.get("_score_rank", len(SCORE_STAGES)):
+                mean = _number(attrs.get("mean_score"))
+                pending.update(_score_rank=rank, top_score=top,
+                               mean_score=mean if mean is not None else (sum(scores) / len(scores) if scores else None))
         while len(self._pending) > PENDING_TRACES:
             self._pending.popitem(last=False)
 
@@ -133,7 +164,7 @@ class DuckDBSpanExporter(SpanExporter):
             attributes_json = json.dumps(attrs, default=str)
             span_rows.append((trace_id, span_id, parent, span.name, kind, start, duration_ms, status, message, attributes_json))
             if parent is not None:
-                self._collect_child(trace_id, attrs)
+                self._collect_child(trace_id, span.name, attrs)
             else:
                 from_children = self._pending.pop(trace_id, {})
                 fields = trace_fields({**from_children, **attrs}, status, message)
