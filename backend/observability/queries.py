@@ -55,18 +55,18 @@ def stage_latency_summary(store, days: int = 7, collection: str | None = None) -
     return df
 
 
+# per-request means over a window of traces (0 when the window is empty)
+REQUEST_MEANS = (
+    "count(*) AS requests, coalesce(avg(coalesce(tokens_in, 0)), 0) AS tokens_in_mean,"
+    " coalesce(avg(coalesce(tokens_out, 0)), 0) AS tokens_out_mean, coalesce(avg(coalesce(cost_usd, 0)), 0) AS cost_mean_usd,"
+    " coalesce(avg(CASE WHEN cache_hit THEN 1.0 ELSE 0.0 END), 0) AS cache_hit_rate"
+)
+
+
 def request_token_summary(store, days: int = 7, collection: str | None = None) -> dict[str, float]:
     """requests, tokens_in_mean, tokens_out_mean, cost_mean_usd, cache_hit_rate (0.0 when no requests)."""
     where, params = _where(days, collection)
-    row = store.query_dicts(
-        f"SELECT count(*) AS requests,"
-        f" coalesce(avg(coalesce(tokens_in, 0)), 0) AS tokens_in_mean,"
-        f" coalesce(avg(coalesce(tokens_out, 0)), 0) AS tokens_out_mean,"
-        f" coalesce(avg(coalesce(cost_usd, 0)), 0) AS cost_mean_usd,"
-        f" coalesce(avg(CASE WHEN cache_hit THEN 1.0 ELSE 0.0 END), 0) AS cache_hit_rate"
-        f" FROM traces t WHERE {where}",
-        params,
-    )[0]
+    row = store.query_dicts(f"SELECT {REQUEST_MEANS} FROM traces t WHERE {where}", params)[0]
     return {key: (int(value) if key == "requests" else float(value)) for key, value in row.items()}
 
 
@@ -84,11 +84,8 @@ def operations_summary(store, days: int = 7, collection: str | None = None) -> d
     """Headline figures of a window: volume, latency percentiles, tokens, cost, cache savings, rates, feedback."""
     where, params = _where(days, collection)
     row = store.query_dicts(
-        f"SELECT count(*) AS requests, {PERCENTILES.format(col='duration_ms')},"
-        f" avg(coalesce(tokens_in, 0)) AS tokens_in_mean, avg(coalesce(tokens_out, 0)) AS tokens_out_mean,"
-        f" avg(coalesce(cost_usd, 0)) AS cost_mean_usd, sum(coalesce(cost_usd, 0)) AS cost_total_usd,"
-        f" avg(CASE WHEN cache_hit THEN 1.0 ELSE 0.0 END) AS cache_hit_rate,"
-        f" count(*) FILTER (WHERE cache_hit) AS cache_hits,"
+        f"SELECT {REQUEST_MEANS}, {PERCENTILES.format(col='duration_ms')},"
+        f" sum(coalesce(cost_usd, 0)) AS cost_total_usd, count(*) FILTER (WHERE cache_hit) AS cache_hits,"
         f" avg(cost_usd) FILTER (WHERE NOT coalesce(cache_hit, FALSE) AND status = 'ok') AS cost_uncached_mean_usd,"
         f" avg(CASE WHEN status = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate,"
         f" avg(CASE WHEN timeout THEN 1.0 ELSE 0.0 END) AS timeout_rate,"
