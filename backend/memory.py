@@ -75,10 +75,33 @@ def rewrite_follow_up(question: str, previous: str) -> str | None:
         cut = list(re.finditer(rf"\b{first}\b", base, flags=re.IGNORECASE))
         if cut:
             return f"{base[:cut[-1].start()].rstrip()} {rest}?"
-    if match and rest and not anaphoric and len(words(rest)) <= 6:
-        # "what about contractors?" -> the previous question asked about contractors instead
-        return f"{base}, regarding {rest}?"
+        rest = rest.split(" ", 1)[1] if " " in rest else rest
+    if match and rest and not anaphoric:
+        swapped = _swap_noun_phrase(base, rest)
+        if swapped:
+            return f"{swapped}?"
+        if len(words(rest)) <= 6:  # "what about contractors?" -> the previous question, asked about contractors
+            return f"{base}, regarding {rest}?"
     return f"{_strip_question(question)} (context: {base})?"
+
+
+def _swap_noun_phrase(base: str, phrase: str) -> str | None:
+    """"domestic transfer" in the base question becomes "international transfers" when the follow-up's
+    phrase shares its head noun; None when the two share no content word."""
+    shared = content_stems(phrase) & content_stems(base)
+    if not shared:
+        return None
+    tokens = list(re.finditer(r"[\w£$€%'-]+", base))
+    for i, token in enumerate(tokens):
+        if content_stems(token.group(0)) & shared:
+            start = i
+            while start > 0 and content_stems(tokens[start - 1].group(0)) and not content_stems(tokens[start - 1].group(0)) & shared:
+                start -= 1  # the modifiers in front of the shared noun belong to the phrase being replaced
+            end = i
+            while end + 1 < len(tokens) and content_stems(tokens[end + 1].group(0)) & shared:
+                end += 1
+            return f"{base[:tokens[start].start()]}{phrase}{base[tokens[end].end():]}"
+    return None
 
 
 class ConversationMemory:
