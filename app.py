@@ -8,7 +8,11 @@ sections = {
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     ],
     "Analyst": [],
-    "Operator": [],
+    "Operator": [
+        st.Page("pages/operations.py", title="Operations", icon=":material/monitoring:"),
+        st.Page("pages/trace_explorer.py", title="Trace explorer", icon=":material/timeline:"),
+        st.Page("pages/drift.py", title="Drift", icon=":material/trending_up:"),
+    ],
     "Stakeholder": [
         st.Page("pages/cost_explorer.py", title="Cost explorer", icon=":material/payments:"),
         st.Page("pages/capacity_planner.py", title="Capacity planner", icon=":material/dns:"),

@@ -1,0 +1,117 @@
+"""AppTest of the operator pages: operations, trace explorer, drift; empty states and pages over real traces."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.observability.scripted import scripted_request
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 120
+
+
+@pytest.fixture
+def platform(data_dir):
+    """The pages' own cached platform, on this test's data dir (AppTest runs pages in this process)."""
+    from components.platform import get_platform
+
+    get_platform.clear()
+    instance = get_platform()
+    yield instance
+    instance.close()
+    get_platform.clear()
+
+
+def run_page(name: str, query: dict | None = None) -> AppTest:
+    app = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def texts(app: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error") for e in app.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def _traffic(platform, n: int = 12):
+    rng = np.random.default_rng(1)
+    ids = []
+    for i in range(n):
+        ids.append(scripted_request(platform.tracer, f"refund question {i}", cache_hit=i % 4 == 0,
+                                    top_score=float(rng.uniform(0.5, 0.9)), tokens_in=100 + i))
+    ids.append(scripted_request(platform.tracer, "what about mars rovers", collection="other", grounded=False,
+                                fail_stage="generate"))
+    platform.tracer.flush()
+    return ids
+
+
+@pytest.mark.parametrize("name", ["operations", "trace_explorer", "drift"])
+def test_pages_explain_what_to_do_before_any_trace_exists(platform, name):
+    app = run_page(name)
+    assert "No traces yet" in texts(app) and "simulate" in texts(app)
+    assert not app.get("plotly_chart")
+
+
+def test_operations_shows_figures_and_charts_and_filters(platform):
+    _traffic(platform)
+    app = run_page("operations")
+    shown = {m.label: m.value for m in app.metric}
+    assert shown["Requests"] == "13"
+    assert shown["Cache hit rate"] == "23.1%" and shown["Fallback rate"] == "7.7%"
+    assert len(app.get("plotly_chart")) >= 4
+    app.selectbox(key="ops_collection").set_value("other").run()
+    assert not app.exception
+    assert {m.label: m.value for m in app.metric}["Requests"] == "1"
+    app.selectbox(key="ops_range").set_value("Last hour").run()
+    assert not app.exception and {m.label: m.value for m in app.metric}["Requests"] == "1"
+
+
+def test_trace_explorer_opens_the_newest_trace_and_a_linked_one(platform):
+    ids = _traffic(platform)
+    app = run_page("trace_explorer")
+    assert app.selectbox(key="tx_trace").value == ids[-1]
+    assert {m.label: m.value for m in app.metric}["Spans"] == "12"
+    assert len(app.get("plotly_chart")) == 1  # the waterfall
+    assert "what about mars rovers" in texts(app)
+
+    linked = run_page("trace_explorer", {"trace": ids[0]})
+    assert linked.selectbox(key="tx_trace").value == ids[0]
+    assert "refund question 0" in texts(linked)
+
+    app.text_input(key="tx_text").set_value("no such words").run()
+    assert "No trace matches" in texts(app)
+    app.text_input(key="tx_text").set_value("refund question 3").run()
+    assert app.selectbox(key="tx_trace").options and not app.exception
+    app.text_input(key="tx_text").set_value("").run()
+    app.selectbox(key="tx_status").set_value("error").run()
+    assert "No trace matches" in texts(app)
+
+
+def test_drift_page_waits_for_data_then_flags_a_planted_shift(platform):
+    rng = np.random.default_rng(3)
+    baseline = [q for q in (ROOT / "data/traffic/baseline.txt").read_text().splitlines() if q and not q.startswith("#")]
+    shifted = [q for q in (ROOT / "data/traffic/shifted.txt").read_text().splitlines() if q and not q.startswith("#")]
+    for questions, score, no_answer in ((baseline, 0.7, 0.05), (shifted, 0.45, 0.5)):
+        for _ in range(60):
+            miss = bool(rng.random() < no_answer)
+            scripted_request(platform.tracer, str(rng.choice(questions)), top_score=float(rng.normal(score, 0.04)),
+                             grounded=not miss, answer=" ".join(["w"] * (4 if miss else 30)))
+        platform.tracer.flush()
+
+    app = run_page("drift")  # by time: everything is in the current window, the reference is empty
+    assert "insufficient" in texts(app)
+    app.radio(key="drift_by").set_value("by request count").run()
+    app.number_input(key="drift_current_n").set_value(60).run()
+    app.number_input(key="drift_reference_n").set_value(60).run()
+    assert not app.exception
+    shown = texts(app)
+    assert "**alert**" in shown
+    assert "Query embeddings (clusters)" in shown and "Emerging topics" in [h.value for h in app.subheader]
+    assert len(app.get("plotly_chart")) >= 4
+    assert any(word in shown.lower() for word in ("bitcoin", "crypto", "mortgage"))
