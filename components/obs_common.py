@@ -34,6 +34,19 @@ def has_traces(store) -> bool:
     return not queries.find_traces(store, limit=1).empty
 
 
+def operator_page(title: str, caption: str):
+    """Title and caption, then the shared platform; stops with the empty state while there are no traces."""
+    from components.platform import get_platform
+
+    st.title(title)
+    st.caption(caption)
+    platform = get_platform()
+    if not has_traces(platform.store):
+        no_traces_yet()
+        st.stop()
+    return platform
+
+
 def ms(value) -> str:
     return "–" if value is None or value != value else (f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms")
 

@@ -5,21 +5,15 @@ import streamlit as st
 from backend.observability import drift
 from backend.observability.queries import trace_collections
 from components.obs_charts import drift_timeline_figure
-from components.obs_common import ALL, STATUS_COLOURS, STATUS_ICONS, has_traces, no_traces_yet, pct
-from components.platform import get_platform
+from components.obs_common import ALL, STATUS_COLOURS, STATUS_ICONS, operator_page, pct
 
-st.title("Drift")
-st.caption(
+platform = operator_page(
+    "Drift",
     "Is today's traffic still the traffic the corpus and the settings were tuned for? Each signal compares "
-    "the current window with a reference window by PSI; a level counts only when a two-sample test agrees."
+    "the current window with a reference window by PSI; a level counts only when a two-sample test agrees.",
 )
-
-platform = get_platform()
 store = platform.store
 settings = platform.settings
-if not has_traces(store):
-    no_traces_yet()
-    st.stop()
 
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns([1.3, 1.2, 1, 1])

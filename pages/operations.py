@@ -3,17 +3,13 @@ import streamlit as st
 
 from backend.observability import queries
 from components.obs_charts import cost_figure, latency_figure, latency_histogram, requests_figure, stage_figure
-from components.obs_common import has_traces, ms, no_traces_yet, pct, table_expander, time_and_collection, usd
-from components.platform import get_platform
+from components.obs_common import ms, operator_page, pct, table_expander, time_and_collection, usd
 
-st.title("Operations")
-st.caption("What the hot path did: volume, the latency tail, what it cost, what the cache saved, and how often it failed.")
-
-platform = get_platform()
+platform = operator_page(
+    "Operations",
+    "What the hot path did: volume, the latency tail, what it cost, what the cache saved, and how often it failed.",
+)
 store = platform.store
-if not has_traces(store):
-    no_traces_yet()
-    st.stop()
 
 days, collection = time_and_collection(store, "ops")
 summary = queries.operations_summary(store, days, collection)

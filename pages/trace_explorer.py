@@ -4,18 +4,14 @@ from datetime import timedelta
 import streamlit as st
 
 from backend.observability import queries
-from components.obs_common import ALL, RANGES, has_traces, ms, no_traces_yet, usd
-from components.platform import get_platform
+from components.obs_common import ALL, RANGES, ms, operator_page, usd
 from components.trace_waterfall import span_table, waterfall_figure
 
-st.title("Trace explorer")
-st.caption("Every request is a trace and every pipeline stage a span. Find one, then see where its time went.")
-
-platform = get_platform()
+platform = operator_page(
+    "Trace explorer",
+    "Every request is a trace and every pipeline stage a span. Find one, then see where its time went.",
+)
 store = platform.store
-if not has_traces(store):
-    no_traces_yet()
-    st.stop()
 
 # --- search -----------------------------------------------------------------------------------------
 with st.container(border=True):
