@@ -12,6 +12,8 @@ from backend.models import GroundworkError
 
 # k-means on this many points per list is plenty for IVF centroids and keeps training to seconds.
 _TRAIN_POINTS_PER_LIST = 64
+# Below this many queries per call, search runs on one thread (faiss itself goes sequential below 20).
+_PARALLEL_QUERIES = 20
 # Rebuild the IVF (new nlist, new centroids) once the collection has grown this much since training.
 _RETRAIN_GROWTH = 4.0
 
@@ -134,7 +136,18 @@ class DenseIndex:
                 params = faiss.SearchParameters()
             params.sel = selector
             k = min(k, len(allowed_ids))
-        scores, labels = self._index.search(queries, k, params=params)
+        if len(queries) < _PARALLEL_QUERIES:
+            # A few queries: one thread. OpenMP workers spin-waiting on a busy machine made a single
+            # exact search over 20k vectors ~100x slower (140 ms vs 1.4 ms, measured). The setting is
+            # per calling thread, so concurrent searches do not interfere.
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                scores, labels = self._index.search(queries, k, params=params)
+            finally:
+                faiss.omp_set_num_threads(threads)
+        else:
+            scores, labels = self._index.search(queries, k, params=params)
         return [
             [(int(label), float(score)) for label, score in zip(row_labels, row_scores) if label >= 0]
             for row_labels, row_scores in zip(labels, scores)

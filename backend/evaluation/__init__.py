@@ -1,0 +1,1 @@
+"""Evaluation: BEIR import and retrieval metrics, gold sets, ragas runs, leaderboard."""
