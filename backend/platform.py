@@ -43,6 +43,7 @@ class Platform:
         self.store = Store(self.settings.db_path)
         with self.store.transaction() as cur:
             corpus.mark_interrupted_runs(cur)  # this process owns the file now: a 'running' run died with its process
+            corpus.repair_sequences(cur)
         self._embedder = None
         self._embedder_lock = threading.Lock()
         self._indexes: dict[int, object] = {}
@@ -344,6 +345,28 @@ class Platform:
             row = corpus.require_collection(cur, collection or self.settings.default_collection)
         index = self._open_index(row)
         return self._retriever(row["id"]).search(index, row, query, mode, k, candidate_k, filters)
+
+    def search_modes(self, query: str, collection: str | None = None, modes=("bm25", "dense", "hybrid"),
+                     k: int | None = None, candidate_k: int | None = None,
+                     filters: dict | None = None) -> dict[str, list[Hit]]:
+        """`search` in several modes at once (the corpus browser's side-by-side view), embedding the query once."""
+        with self.store.cursor() as cur:
+            row = corpus.require_collection(cur, collection or self.settings.default_collection)
+        index = self._open_index(row)
+        vectors: dict[str, object] = {}
+
+        class _QueryOnce:  # the platform's embedder, remembering this one query's vector across the modes
+            def __init__(self, embedder):
+                self.embedder, self.dim = embedder, embedder.dim
+
+            def encode_query(self, text: str):
+                if text not in vectors:
+                    vectors[text] = self.embedder.encode_query(text)
+                return vectors[text]
+
+        once = _QueryOnce(self.embedder) if any(m != "bm25" for m in modes) else None
+        retriever = Retriever(self.store, self.settings, lambda: once, self._index_lock(row["id"]))
+        return {mode: retriever.search(index, row, query, mode, k, candidate_k, filters) for mode in modes}
 
     def search_documents(self, query: str, collection: str, mode: str | None = None,
                          k: int = 10) -> list[tuple[int, float]]:

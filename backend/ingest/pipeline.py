@@ -274,6 +274,7 @@ class IngestPipeline:
             self._by_source.setdefault(source, {"id": doc_id, "title": title, "content_hash": digest, "version": version})
             self._by_hash.setdefault(digest, (doc_id, title))
             self._titles[doc_id] = title
+        self._placeholder = 0
         self._near = NearDuplicateIndex(self.settings.near_duplicate_threshold)
         for doc_id, signature in signatures:
             try:
@@ -312,6 +313,9 @@ class IngestPipeline:
         existing = self._by_source.get(source)
         if existing is not None and any(p.document_id == existing["id"] for p in self._pending):
             self._flush()  # the same source twice in one batch: write the first before versioning it again
+            existing = self._by_source.get(source)
+        if existing is None and self._by_hash.get(digest, (0,))[0] < 0:
+            self._flush()  # a copy of a document still waiting in this batch: report it by its real id
         if existing is not None and existing["content_hash"] == digest:
             with self.store.cursor() as cur:
                 count = cur.execute("SELECT count(*) FROM chunks WHERE document_id = ?", [existing["id"]]).fetchone()[0]
@@ -332,6 +336,9 @@ class IngestPipeline:
         self._positions[id(outcome)] = self._position
         if existing is None:
             matches = self._near.query(signature)
+            if matches and matches[0][0] < 0:
+                self._flush()
+                matches = self._near.query(signature)
             if matches:
                 near_id, similarity = matches[0]
                 near_title = self._titles.get(near_id, "")
@@ -350,8 +357,9 @@ class IngestPipeline:
         if existing is not None:
             document_id = existing["id"]
         else:
-            with self.store.cursor() as cur:
-                document_id = cur.execute("SELECT nextval('document_id_seq')").fetchone()[0]
+            # A placeholder until the batch's transaction allocates the real id (see _write).
+            self._placeholder -= 1
+            document_id = self._placeholder
         size = document.metadata.get("size_bytes")
         if size is None:
             size = len(text.encode("utf-8"))
@@ -407,10 +415,16 @@ class IngestPipeline:
     def _write(self, batch: list[_Pending], vectors: np.ndarray) -> tuple[list[int], list[int]]:
         collection_id, tenant = self.collection["id"], self.collection["tenant"]
         removed: list[int] = []
+        placeholders: dict[int, int] = {}  # real id -> placeholder
         new_docs = [p for p in batch if p.existing is None]
         with self.store.transaction() as cur:
             if new_docs:
-                cur.register("new_documents_view", pa.table({
+                real_ids = corpus.allocate_ids(cur, "document_id_seq", len(new_docs))
+                for p, real_id in zip(new_docs, real_ids):
+                    placeholders[real_id] = p.document_id
+                    p.document_id = real_id
+                    p.outcome.version = 1
+                with corpus.registered(cur, "new_documents_view", pa.table({
                     "id": pa.array([p.document_id for p in new_docs], type=pa.int32()),
                     "source": [p.document.source for p in new_docs],
                     "title": [p.document.title for p in new_docs],
@@ -418,18 +432,13 @@ class IngestPipeline:
                     "content_hash": [p.content_hash for p in new_docs],
                     "size_bytes": pa.array([p.size_bytes for p in new_docs], type=pa.int64()),
                     "metadata": [json.dumps(p.document.metadata, default=str) for p in new_docs],
-                }))
-                try:
+                })):
                     cur.execute(
                         "INSERT INTO documents (id, collection_id, source, title, mime_type, content_hash, version,"
                         " size_bytes, metadata) SELECT id, ?, source, title, mime_type, content_hash, 1, size_bytes,"
                         " metadata::JSON FROM new_documents_view",
                         [collection_id],
                     )
-                finally:
-                    cur.unregister("new_documents_view")
-                for p in new_docs:
-                    p.outcome.version = 1
             for p in batch:
                 if p.existing is not None:
                     p.outcome.version = corpus.update_document_version(
@@ -438,22 +447,19 @@ class IngestPipeline:
                     removed += corpus.delete_document_chunks(cur, p.document_id)
                     p.outcome.message = p.outcome.message or (
                         f"new version {p.outcome.version} replaces version {p.existing['version']}")
-            cur.register("new_versions_view", pa.table({
+            with corpus.registered(cur, "new_versions_view", pa.table({
                 "document_id": pa.array([p.document_id for p in batch], type=pa.int32()),
                 "version": pa.array([p.outcome.version for p in batch], type=pa.int32()),
                 "content_hash": [p.content_hash for p in batch],
                 "text": [p.document.text for p in batch],
                 "sections": [corpus.sections_to_json(p.document.sections) for p in batch],
                 "minhash": pa.array([p.minhash for p in batch], type=pa.binary()),
-            }))
-            try:
+            })):
                 cur.execute(
                     "INSERT INTO document_versions (document_id, version, content_hash, text, sections, minhash)"
                     " SELECT document_id, version, content_hash, text, sections::JSON, minhash FROM new_versions_view"
                 )
-            finally:
-                cur.unregister("new_versions_view")
-            chunk_ids = corpus.allocate_chunk_ids(cur, len(vectors))
+            chunk_ids = corpus.allocate_ids(cur, "chunk_id_seq", len(vectors))
             doc_ids, versions, ordinals, spans = [], [], [], []
             for p in batch:
                 for ordinal, span in enumerate(p.spans):
@@ -473,7 +479,25 @@ class IngestPipeline:
             corpus.record_files(cur, self.report.run_id,
                                 [o.to_dict() for o in self._unrecorded] + [p.outcome.to_dict() for p in batch])
         self._unrecorded = []
+        self._replace_placeholders(placeholders, batch)
         return removed, chunk_ids
+
+    def _replace_placeholders(self, placeholders: dict[int, int], batch: list[_Pending]) -> None:
+        """Once committed, the batch's new documents are known to the dedupe state by their real ids."""
+        for pending in batch:
+            placeholder = placeholders.get(pending.document_id)
+            if placeholder is None:
+                continue
+            real_id = pending.document_id
+            entry = self._by_source.get(pending.document.source)
+            if entry is not None and entry["id"] == placeholder:
+                entry["id"] = real_id
+            doc_id, title = self._by_hash.get(pending.content_hash, (None, ""))
+            if doc_id == placeholder:
+                self._by_hash[pending.content_hash] = (real_id, title)
+            self._titles[real_id] = self._titles.pop(placeholder, pending.document.title)
+            self._near.remove(placeholder)
+            self._near.add(real_id, pending.minhash)
 
     def _save_indexes(self) -> None:
         if not self._index_dirty:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -37,6 +39,44 @@ def _chunk_from_row(row: Sequence) -> Chunk:
         token_count=row[6], char_start=row[7], char_end=row[8], page=row[9],
         heading_path=tuple(row[10] or ()), title=row[11], source=row[12],
     )
+
+
+@contextmanager
+def registered(con: Con, name: str, table: pa.Table) -> Iterator[None]:
+    """An Arrow table visible to SQL as `name` for the duration of the block."""
+    con.register(name, table)
+    try:
+        yield
+    finally:
+        try:
+            con.unregister(name)
+        except duckdb.Error:
+            pass  # an aborted transaction refuses even this; the original error is the one to report
+
+
+# Sequences and the tables whose ids they hand out (ids are never reused: FAISS and caches key on them).
+_SEQUENCES = {"collection_id_seq": "collections", "document_id_seq": "documents", "chunk_id_seq": "chunks",
+              "ingest_run_id_seq": "ingest_runs"}
+
+
+def allocate_ids(con: Con, sequence: str, n: int) -> list[int]:
+    """n fresh ids; call inside the write transaction that uses them (a bare SELECT nextval is not
+    always made durable, so after a crash the sequence could hand the same ids out again)."""
+    if n <= 0:
+        return []
+    return [r[0] for r in con.execute(f"SELECT nextval('{sequence}') FROM range(?)", [n]).fetchall()]
+
+
+def repair_sequences(con: Con) -> dict[str, int]:
+    """Move each sequence past its table's largest id (a crash can leave a sequence behind its rows)."""
+    advanced = {}
+    for sequence, table in _SEQUENCES.items():
+        largest = con.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+        value = con.execute(f"SELECT nextval('{sequence}')").fetchone()[0]
+        if value <= largest:
+            con.execute(f"SELECT max(nextval('{sequence}')) FROM range(?)", [largest - value + 1]).fetchone()
+            advanced[sequence] = largest - value + 1
+    return advanced
 
 
 def sections_to_json(sections: Iterable[Section]) -> str:
@@ -87,10 +127,10 @@ def list_collections(con: Con) -> list[dict]:
 
 
 def insert_collection(con: Con, name: str, tenant: str, description: str = "") -> int:
-    return con.execute(
-        "INSERT INTO collections (name, tenant, description) VALUES (?, ?, ?) RETURNING id",
-        [name, tenant, description],
-    ).fetchone()[0]
+    collection_id = allocate_ids(con, "collection_id_seq", 1)[0]
+    con.execute("INSERT INTO collections (id, name, tenant, description) VALUES (?, ?, ?, ?)",
+                [collection_id, name, tenant, description])
+    return collection_id
 
 
 def rename_collection(con: Con, collection_id: int, new_name: str) -> None:
@@ -124,12 +164,6 @@ def count_active_documents(con: Con, collection_id: int) -> int:
 
 
 # --- documents -----------------------------------------------------------------------------
-def active_document_by_source(con: Con, collection_id: int, source: str) -> dict | None:
-    rows = _dicts(con.execute(
-        "SELECT * FROM documents WHERE collection_id = ? AND source = ? AND status = 'active' ORDER BY id LIMIT 1",
-        [collection_id, source],
-    ))
-    return rows[0] if rows else None
 
 
 def active_document_by_hash(con: Con, collection_id: int, content_hash: str) -> dict | None:
@@ -140,30 +174,8 @@ def active_document_by_hash(con: Con, collection_id: int, content_hash: str) -> 
     return rows[0] if rows else None
 
 
-def active_documents_by_hashes(con: Con, collection_id: int, hashes: Sequence[str]) -> dict[str, tuple[int, str]]:
-    """content hash -> (document id, title) for the active documents of a collection among `hashes`."""
-    if not hashes:
-        return {}
-    rows = con.execute(
-        "SELECT content_hash, min(id), arg_min(title, id) FROM documents"
-        " WHERE collection_id = ? AND status = 'active' AND content_hash IN (SELECT unnest(?)) GROUP BY content_hash",
-        [collection_id, list(hashes)],
-    ).fetchall()
-    return {h: (i, t) for h, i, t in rows}
 
 
-def active_documents_by_sources(con: Con, collection_id: int, sources: Sequence[str]) -> dict[str, dict]:
-    if not sources:
-        return {}
-    rows = _dicts(con.execute(
-        "SELECT * FROM documents WHERE collection_id = ? AND status = 'active' AND source IN (SELECT unnest(?))"
-        " ORDER BY id",
-        [collection_id, list(sources)],
-    ))
-    found: dict[str, dict] = {}
-    for row in rows:
-        found.setdefault(row["source"], row)
-    return found
 
 
 def active_minhashes(con: Con, collection_id: int) -> list[tuple[int, bytes]]:
@@ -178,21 +190,8 @@ def active_minhashes(con: Con, collection_id: int) -> list[tuple[int, bytes]]:
     ]
 
 
-def document_titles(con: Con, document_ids: Sequence[int]) -> dict[int, str]:
-    if not document_ids:
-        return {}
-    return dict(con.execute(
-        "SELECT id, title FROM documents WHERE id IN (SELECT unnest(?))", [list(document_ids)]
-    ).fetchall())
 
 
-def insert_document(con: Con, collection_id: int, source: str, title: str, mime_type: str, content_hash: str,
-                    size_bytes: int | None, metadata: dict) -> int:
-    return con.execute(
-        "INSERT INTO documents (collection_id, source, title, mime_type, content_hash, version, size_bytes, metadata)"
-        " VALUES (?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
-        [collection_id, source, title, mime_type, content_hash, size_bytes, json.dumps(metadata, default=str)],
-    ).fetchone()[0]
 
 
 def update_document_version(con: Con, document_id: int, title: str, mime_type: str, content_hash: str,
@@ -205,13 +204,6 @@ def update_document_version(con: Con, document_id: int, title: str, mime_type: s
     ).fetchone()[0]
 
 
-def insert_version(con: Con, document_id: int, version: int, content_hash: str, text: str,
-                   sections: Iterable[Section], minhash: bytes | None) -> None:
-    con.execute(
-        "INSERT INTO document_versions (document_id, version, content_hash, text, sections, minhash)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [document_id, version, content_hash, text, sections_to_json(sections), minhash],
-    )
 
 
 def mark_document_deleted(con: Con, document_id: int) -> None:
@@ -302,11 +294,11 @@ def _document_where(collection_id, status, title_contains, mime_type, updated_af
         clauses.append("d.status = ?")
         params.append(status)
     if title_contains:
-        clauses.append("d.title ILIKE ?")
-        params.append(f"%{title_contains}%")
+        clauses.append("contains(lower(d.title), lower(?))")
+        params.append(title_contains)
     if mime_type:
-        clauses.append("d.mime_type = ?")
-        params.append(mime_type)
+        clauses.append("d.mime_type IN (SELECT unnest(?))")
+        params.append([mime_type] if isinstance(mime_type, str) else list(mime_type))
     if updated_after is not None:
         clauses.append("d.updated_at >= ?")
         params.append(updated_after)
@@ -335,12 +327,6 @@ def document_source_map(con: Con, collection_id: int) -> dict[int, str]:
 
 
 # --- chunks --------------------------------------------------------------------------------
-def allocate_chunk_ids(con: Con, n: int) -> list[int]:
-    if n <= 0:
-        return []
-    return [r[0] for r in con.execute("SELECT nextval('chunk_id_seq') FROM range(?)", [n]).fetchall()]
-
-
 def delete_document_chunks(con: Con, document_id: int) -> list[int]:
     """Delete a document's chunks; returns their ids (to remove from FAISS and BM25)."""
     return [r[0] for r in con.execute("DELETE FROM chunks WHERE document_id = ? RETURNING id", [document_id]).fetchall()]
@@ -348,16 +334,13 @@ def delete_document_chunks(con: Con, document_id: int) -> list[int]:
 
 def insert_chunks(con: Con, rows: pa.Table) -> None:
     """Bulk insert chunk rows (an Arrow table with the columns of `chunk_table`)."""
-    con.register("new_chunks_view", rows)
-    try:
+    with registered(con, "new_chunks_view", rows):
         con.execute(
             "INSERT INTO chunks (id, document_id, version, collection_id, tenant, ordinal, text, token_count,"
             " char_start, char_end, page, heading_path, embedding)"
             " SELECT id, document_id, version, collection_id, tenant, ordinal, text, token_count, char_start,"
             " char_end, page, heading_path, embedding::FLOAT[] FROM new_chunks_view"
         )
-    finally:
-        con.unregister("new_chunks_view")
 
 
 def chunk_table(ids: Sequence[int], document_ids: Sequence[int], versions: Sequence[int], collection_id: int,
@@ -394,15 +377,12 @@ def chunk_index_rows(con: Con, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarr
     """What the indexes need to (re)add chunks without re-embedding: ids, stored vectors, texts, titles, headings."""
     if len(ids) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32), [], [], []
-    con.register("wanted_chunk_ids", pa.table({"id": pa.array(list(map(int, ids)), type=pa.int64())}))
-    try:
+    with registered(con, "wanted_chunk_ids", pa.table({"id": pa.array(list(map(int, ids)), type=pa.int64())})):
         table = con.sql(
             "SELECT c.id, c.embedding, c.text, d.title, c.heading_path FROM chunks c"
             " JOIN documents d ON d.id = c.document_id"
             " WHERE c.id IN (SELECT id FROM wanted_chunk_ids) ORDER BY c.id"
         ).to_arrow_table()
-    finally:
-        con.unregister("wanted_chunk_ids")
     id_array = np.asarray(table.column("id").to_numpy(), dtype=np.int64)
     embeddings = table.column("embedding").combine_chunks()
     flat = np.asarray(embeddings.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
@@ -428,33 +408,21 @@ def document_chunks(con: Con, document_id: int) -> list[Chunk]:
 
 
 def filtered_chunk_ids(con: Con, collection_id: int, filters: dict) -> np.ndarray:
-    """Chunk ids of a collection whose document matches `filters` (see FILTER_KEYS)."""
+    """Chunk ids of a collection's active documents that match `filters` (see FILTER_KEYS)."""
     unknown = set(filters) - FILTER_KEYS
     if unknown:
         raise InputError(f"unknown search filter {sorted(unknown)[0]!r} (use: {', '.join(sorted(FILTER_KEYS))})")
-    clauses, params = ["c.collection_id = ?", "d.status = 'active'"], [collection_id]
-    if filters.get("mime_type"):
-        values = filters["mime_type"]
-        values = [values] if isinstance(values, str) else list(values)
-        clauses.append("d.mime_type IN (SELECT unnest(?))")
-        params.append(values)
-    if filters.get("title_contains"):
-        clauses.append("d.title ILIKE ?")
-        params.append(f"%{filters['title_contains']}%")
+    where, params = _document_where(collection_id, "active", filters.get("title_contains"), filters.get("mime_type"),
+                                    filters.get("updated_after"), filters.get("updated_before"))
+    clauses = [where]
     if filters.get("source"):
         clauses.append("d.source = ?")
         params.append(str(filters["source"]))
     if filters.get("source_contains"):
-        clauses.append("d.source ILIKE ?")
-        params.append(f"%{filters['source_contains']}%")
-    if filters.get("updated_after") is not None:
-        clauses.append("d.updated_at >= ?")
-        params.append(filters["updated_after"])
-    if filters.get("updated_before") is not None:
-        clauses.append("d.updated_at <= ?")
-        params.append(filters["updated_before"])
+        clauses.append("contains(lower(d.source), lower(?))")
+        params.append(str(filters["source_contains"]))
     if filters.get("document_ids") is not None:
-        clauses.append("c.document_id IN (SELECT unnest(?))")
+        clauses.append("d.id IN (SELECT unnest(?))")
         params.append([int(i) for i in filters["document_ids"]])
     rows = con.execute(
         f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE {' AND '.join(clauses)}", params
@@ -469,10 +437,10 @@ FILTER_KEYS = frozenset(
 
 # --- ingest runs ---------------------------------------------------------------------------
 def start_run(con: Con, collection_id: int, label: str, files_total: int = 0) -> int:
-    return con.execute(
-        "INSERT INTO ingest_runs (collection_id, label, files_total) VALUES (?, ?, ?) RETURNING id",
-        [collection_id, label, files_total],
-    ).fetchone()[0]
+    run_id = allocate_ids(con, "ingest_run_id_seq", 1)[0]
+    con.execute("INSERT INTO ingest_runs (id, collection_id, label, files_total) VALUES (?, ?, ?, ?)",
+                [run_id, collection_id, label, files_total])
+    return run_id
 
 
 def record_files(con: Con, run_id: int, outcomes: Iterable[dict]) -> None:
