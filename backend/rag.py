@@ -197,6 +197,10 @@ class RAG:
         tenant, _ = self._collection(collection)
         return self.memory.start(collection, tenant, self.redactor(title))
 
+    def redact(self, text: str) -> str:
+        """Text as it may be shown back or stored: the configured PII replaced."""
+        return self.redactor(text)
+
     def feedback(self, message_id: int, score: int, comment: str = "") -> None:
         self.memory.record_feedback(message_id, score, self.redactor(comment or ""))
 

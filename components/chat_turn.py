@@ -1,0 +1,84 @@
+"""Chat pieces: the shared RAG object, one rendered turn (answer, notices, sources, feedback, stage details)."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from backend.rag import RAG
+from components.citation_card import citation_cards
+from components.platform import get_platform
+
+STAGE_LABELS = {
+    "redact": "redact question", "contextualize": "contextualize", "embed_query": "embed query",
+    "cache_lookup": "cache lookup", "bm25": "BM25", "dense": "dense (FAISS)", "fuse": "fuse", "rerank": "rerank",
+    "compress": "context / compress", "generate": "generate", "verify": "verify citations", "redact_answer": "redact answer",
+}
+
+
+@st.cache_resource(show_spinner=False)
+def _rag_for(platform_id: int, _platform) -> RAG:
+    return RAG(_platform)
+
+
+def get_rag() -> RAG:
+    """One RAG per platform (the platform itself is an st.cache_resource shared by every session)."""
+    platform = get_platform()
+    return _rag_for(id(platform), platform)
+
+
+def markdown_safe(text: str) -> str:
+    """Answer text for st.markdown: '$' would start LaTeX and '~~' strike text through."""
+    return text.replace("$", "\\$").replace("~", "\\~")
+
+
+def _fmt_ms(value: float) -> str:
+    return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def details(answer: dict) -> None:
+    """Per-stage timings, tokens, cost and cache status of one answer, collapsed by default."""
+    stages = answer.get("stage_ms") or {}
+    cached = "yes" if answer.get("cached") else "no"
+    label = (f"Details · {_fmt_ms(answer.get('latency_ms', 0.0))} · {answer.get('tokens_in', 0):,} tokens in · "
+             f"{answer.get('tokens_out', 0):,} out · ${answer.get('cost_usd', 0.0):.5f} · cached: {cached}")
+    with st.expander(label, icon=":material/timer:"):
+        generator = answer.get("generator", "")
+        model = f" ({answer['model']})" if answer.get("model") else ""
+        st.markdown(f"Generator: **{generator}{model}** · grounded: **{'yes' if answer.get('grounded') else 'no'}** "
+                    f"· trace `{answer.get('trace_id') or '-'}`")
+        if answer.get("standalone_question"):
+            st.caption(f"Searched for: {answer['standalone_question']}")
+        if stages:
+            table = pd.DataFrame({"stage": [STAGE_LABELS.get(s, s) for s in stages], "ms": [round(v, 1) for v in stages.values()]})
+            st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 460))
+
+
+@st.fragment
+def feedback(message_id: int, existing: dict | None = None) -> None:
+    """Thumbs up/down with an optional comment; a click reruns only this fragment, not the conversation."""
+    rag = get_rag()
+    saved = st.session_state.setdefault("feedback_saved", {})
+    if existing:  # a reopened conversation shows the rating it already has
+        saved.setdefault(message_id, (existing["score"], existing["comment"]))
+        st.session_state.setdefault(f"comment-{message_id}", existing["comment"])
+    score = st.feedback("thumbs", key=f"feedback-{message_id}", default=existing["score"] if existing else None)
+    if score is None:
+        return
+    comment = st.text_input("Comment (optional)", key=f"comment-{message_id}", placeholder="What was right or wrong?")
+    if saved.get(message_id) != (score, comment):
+        rag.feedback(message_id, int(score), comment or "")
+        saved[message_id] = (score, comment)
+        st.caption("Thanks, your feedback was recorded." if not comment else "Thanks, your comment was recorded.")
+
+
+def render_answer(answer: dict, existing_feedback: dict | None = None) -> None:
+    """One assistant turn from its stored dict: nothing is recomputed."""
+    st.markdown(markdown_safe(answer["text"]))
+    for notice in answer.get("notices") or []:
+        st.caption(f":material/info: {notice}")
+    if not answer.get("found", True):
+        st.caption("The retrieved passages do not answer this, so no answer was made up.")
+    citation_cards(answer.get("citations") or [])
+    if answer.get("message_id"):
+        feedback(int(answer["message_id"]), existing_feedback)
+    details(answer)
