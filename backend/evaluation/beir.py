@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -39,30 +40,37 @@ class BeirDataset:
         ]
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
 def _jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
     if not path.is_file():
         raise InputError(f"{path}: missing (a BEIR dataset needs corpus.jsonl, queries.jsonl and qrels/<split>.tsv)")
     rows, seen = [], set()
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}: malformed JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            for key in required:
-                if key not in row or row[key] is None:
-                    raise InputError(f"{path}:{number}: missing `{key}`")
-            if not isinstance(row["text"], str) or not isinstance(row.get("title", ""), (str, type(None))):
-                raise InputError(f"{path}:{number}: `text` and `title` must be strings")
-            row["_id"] = str(row["_id"])
-            if row["_id"] in seen:
-                raise InputError(f"{path}:{number}: duplicate _id {row['_id']!r}")
-            seen.add(row["_id"])
-            rows.append(row)
+    # split on \n only: splitlines() would also break at U+2028 inside a JSON string.
+    for number, line in enumerate(_read_text(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{number}: malformed JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        for key in required:
+            if key not in row or row[key] is None:
+                raise InputError(f"{path}:{number}: missing `{key}`")
+        if not isinstance(row["text"], str) or not isinstance(row.get("title", ""), (str, type(None))):
+            raise InputError(f"{path}:{number}: `text` and `title` must be strings")
+        row["_id"] = str(row["_id"])
+        if row["_id"] in seen:
+            raise InputError(f"{path}:{number}: duplicate _id {row['_id']!r}")
+        seen.add(row["_id"])
+        rows.append(row)
     if not rows:
         raise InputError(f"{path}: no records")
     return rows
@@ -73,7 +81,7 @@ def _qrels(path: Path, query_ids: set[str], doc_ids: set[str]) -> dict[str, dict
         raise InputError(f"{path}: missing (qrels for this split)")
     qrels: dict[str, dict[str, int]] = {}
     # newline="" lets csv handle the CRLF line ends of the BEIR release.
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    with io.StringIO(_read_text(path), newline="") as handle:
         reader = csv.reader(handle, delimiter="\t")
         header = next(reader, None)
         if header is None or tuple(cell.strip() for cell in header) != QRELS_HEADER:

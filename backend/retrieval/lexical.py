@@ -353,11 +353,11 @@ class LexicalIndex:
         immutable = [f"{name}_ids.npy", f"{name}_texts.jsonl"]
         if reuse_from is not None:
             for file in immutable:
-                os.link(reuse_from / file, directory / file)
+                _link_or_copy(reuse_from / file, directory / file)
             if (reuse_from / name).exists():
                 (directory / name).mkdir()
                 for file in (reuse_from / name).iterdir():
-                    os.link(file, directory / name / file.name)
+                    _link_or_copy(file, directory / name / file.name)
             return
         np.save(directory / f"{name}_ids.npy", segment.ids)
         with open(directory / f"{name}_texts.jsonl", "w", encoding="utf-8") as handle:
@@ -405,6 +405,13 @@ def _read_meta(path: Path) -> dict:
     if meta.get("format") != _FORMAT:
         raise GroundworkError(f"lexical index {path} has format {meta.get('format')}, this version reads {_FORMAT}")
     return meta
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a filesystem without hard links
+        shutil.copy2(source, target)
 
 
 def _fsync_tree(directory: Path) -> None:

@@ -52,6 +52,8 @@ def test_load_valid_dataset_with_crlf_qrels(tmp_path):
         (lambda root: (root / "corpus.jsonl").write_text('{"_id": "d1", "text": "a"}\n{"_id": "d1", "text": "b"}\n'),
          r"corpus\.jsonl:2: duplicate _id 'd1'"),
         (lambda root: (root / "qrels" / "test.tsv").write_text("q1\td3\t1\n"), r"test\.tsv:1: header must be"),
+        (lambda root: (root / "queries.jsonl").write_bytes(b'{"_id": "q1", "text": "caf\xe9"}\n'), r"queries\.jsonl: not UTF-8"),
+        (lambda root: (root / "qrels" / "test.tsv").write_bytes(b"query-id\tcorpus-id\tscore\n\xff\n"), r"test\.tsv: not UTF-8"),
         (lambda root: (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td3\n"),
          r"test\.tsv:2: expected 3 tab-separated columns"),
         (lambda root: (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td3\thigh\n"),

@@ -75,3 +75,40 @@ def test_refuses_other_settings(built, settings, embedder, data_dir):
 def test_mismatched_lengths_are_refused(built, embedder):
     with pytest.raises(GroundworkError, match="must match"):
         built.add(np.array([1, 2]), embedder.encode(["a"]), ["a", "b"])
+
+
+def test_concurrent_searches_while_adding(settings):
+    import threading
+
+    manifest = IndexManifest("test-vectors", 16, 200, 32, "english", "en")
+    index = CollectionIndex.open(settings.index_dir / "busy", manifest, settings)
+    rng = np.random.default_rng(3)
+
+    def vectors(n):
+        v = rng.standard_normal((n, 16)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    index.add(np.arange(20), vectors(20), [f"policy clause {i} refund" for i in range(20)])
+    query_vec = vectors(1)[0]
+    errors = []
+
+    def searcher():
+        try:
+            for _ in range(30):
+                hits = index.search("refund clause", query_vec, "hybrid", k=5, candidate_k=20)
+                assert hits and all(h.rank == i for i, h in enumerate(hits, start=1))
+        except Exception as exc:  # collected and asserted on below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=searcher) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for batch in range(1, 30):
+        ids = np.arange(batch * 20, batch * 20 + 20)
+        index.add(ids, vectors(20), [f"refund clause {i}" for i in ids])
+        index.remove(ids[:2])
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    dense_ids, lexical_ids = index.ids()
+    assert dense_ids == lexical_ids and len(dense_ids) == 20 + 29 * 18

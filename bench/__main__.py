@@ -1,0 +1,18 @@
+"""`python -m bench [--quick]`: every benchmark, one after another (they share 2 cores with everything else)."""
+from __future__ import annotations
+
+import argparse
+
+from bench import bench_ingest, bench_retrieval
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller runs: 100 queries, 100k synthetic vectors, 300 documents")
+    args = parser.parse_args()
+    bench_retrieval.main(args.quick)
+    bench_ingest.main(args.quick)
+
+
+if __name__ == "__main__":
+    main()
