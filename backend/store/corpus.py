@@ -69,13 +69,14 @@ def allocate_ids(con: Con, sequence: str, n: int) -> list[int]:
 
 def repair_sequences(con: Con) -> dict[str, int]:
     """Move each sequence past its table's largest id (a crash can leave a sequence behind its rows)."""
+    last = {name: (value or 0) for name, value in con.execute(
+        "SELECT sequence_name, last_value FROM duckdb_sequences()").fetchall()}
     advanced = {}
     for sequence, table in _SEQUENCES.items():
-        largest = con.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
-        value = con.execute(f"SELECT nextval('{sequence}')").fetchone()[0]
-        if value <= largest:
-            con.execute(f"SELECT max(nextval('{sequence}')) FROM range(?)", [largest - value + 1]).fetchone()
-            advanced[sequence] = largest - value + 1
+        behind = con.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0] - last.get(sequence, 0)
+        if behind > 0:
+            con.execute(f"SELECT max(nextval('{sequence}')) FROM range(?)", [behind]).fetchone()
+            advanced[sequence] = behind
     return advanced
 
 
