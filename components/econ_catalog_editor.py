@@ -41,7 +41,9 @@ def catalog_editor(catalog: Catalog, path: Path) -> None:
     for tab, section in zip(st.tabs([SECTION_TITLES[s] for s in SECTIONS]), SECTIONS):
         model = SECTIONS[section]
         with tab:
-            frame = pd.DataFrame(data[section], columns=list(model.model_fields))
+            # figures first, provenance last, so the numbers are on screen without scrolling sideways
+            figures = [f for f in model.model_fields if f not in ("name", "source", "date")]
+            frame = pd.DataFrame(data[section], columns=["name", *figures, "source", "date"])
             edited[section] = st.data_editor(frame, num_rows="dynamic", hide_index=True, width="stretch",
                                              column_config=_column_config(model), key=f"catalog_{section}_{generation}")
     if st.button("Validate and save", type="primary", icon=":material/save:"):

@@ -1,6 +1,8 @@
 """Plotly figures for the stakeholder pages: cost curves, cost stacks, latency budget, constraints, TCO."""
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -18,13 +20,18 @@ def _layout(fig: go.Figure, height: int = 380) -> go.Figure:
 
 def volume_cost_figure(curves: list[dict], current_volume: float, break_even: float | None) -> go.Figure:
     frame = pd.DataFrame(curves)
-    fig = px.line(frame, x="queries_per_month", y="monthly_usd", color="option", line_dash="serving", log_x=True,
-                  log_y=True, labels={"queries_per_month": "queries per month", "monthly_usd": "USD per month"},
+    fig = px.line(frame, x="queries_per_month", y="monthly_usd", color="option", log_x=True, log_y=True,
+                  labels={"queries_per_month": "queries per month", "monthly_usd": "USD per month"},
                   title="Monthly cost against volume: API models vs self-hosted vLLM")
-    fig.update_traces(line_shape="hv", selector=dict(line=dict(dash="dash")))
-    fig.add_vline(x=max(current_volume, 1), line_dash="dot", line_color="grey", annotation_text="your volume")
-    if break_even:
-        fig.add_vline(x=break_even, line_color="green", annotation_text="break-even", annotation_position="bottom right")
+    # GPUs are rented whole: their cost is a staircase, drawn dashed to tell them from per-token APIs
+    fig.for_each_trace(lambda t: t.update(line_shape="hv", line_dash="dash") if t.name.startswith("vLLM") else None)
+    marks = ((max(current_volume, 1), "your volume", "grey", 1.05, "right"), (break_even, "break-even", "green", 0.97, "left"))
+    for x, text, colour, y, side in marks:
+        if x:
+            fig.add_vline(x=x, line_dash="dot", line_color=colour)
+            # on a log axis annotations take log10 of the value; the two labels sit at different heights
+            fig.add_annotation(x=math.log10(x), y=y, yref="paper", text=text, showarrow=False, xanchor=side,
+                               xshift=-4 if side == "right" else 4, font=dict(color=colour))
     return _layout(fig, 440)
 
 

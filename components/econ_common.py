@@ -69,7 +69,9 @@ def _read_traces(days: int) -> tuple[dict | None, pd.DataFrame | None, str]:
     except Exception as exc:  # measured figures are optional: an unreadable trace store must not break planning
         return None, None, f"traces could not be read ({type(exc).__name__}: {exc})"
     stages = stages if isinstance(stages, pd.DataFrame) and not stages.empty else None
-    return (tokens or None), stages, "" if tokens or stages is not None else "no traced requests yet"
+    if not tokens or int(tokens.get("requests") or 0) <= 0:
+        tokens = None
+    return tokens, stages, "" if tokens or stages is not None else "no traced requests yet"
 
 
 def measured_figures(days: int = MEASURED_DAYS) -> Measured:

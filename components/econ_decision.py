@@ -21,8 +21,12 @@ def show_recommendation(result: DecisionResult) -> None:
     for warning in result.warnings:
         st.warning(warning, icon=":material/warning:")
     st.subheader("Why: one reason per factor")
-    st.dataframe(pd.DataFrame([{"question": f.question, "answer": f.answer, "points to": POINTS_TO.get(f.points_to, f.points_to),
-                                "why": f.reason} for f in result.factors]), hide_index=True, width="stretch")
+    st.markdown("\n".join(f"- **{f.question}** {f.answer} :blue-badge[{POINTS_TO.get(f.points_to, f.points_to)}]  \n"
+                          f"  {f.reason}" for f in result.factors))
+    with st.expander("As a table", icon=":material/table:"):
+        st.dataframe(pd.DataFrame([{"question": f.question, "answer": f.answer,
+                                    "points to": POINTS_TO.get(f.points_to, f.points_to), "why": f.reason}
+                                   for f in result.factors]), hide_index=True)
     left, right = st.columns(2)
     with left:
         st.subheader("Data sufficiency")

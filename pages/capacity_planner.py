@@ -39,7 +39,7 @@ with st.container(border=True):
                                help="~8 ms local MiniLM on 2 cores; 20-50 ms on an API.")
     search_ms = c4.number_input("Search p95 (ms), assumed", 0.0, 60_000.0, 30.0, key="cp_search",
                                 help="Vector search 10-50 ms plus fetch 5-20 ms.")
-    use_measured = st.toggle(f"Use measured figures ({measured.requests:,} requests)",
+    use_measured = st.toggle(f"Use measured figures from traces ({measured.requests:,} requests)",
                              value=measured.requests > 0 or bool(stage_p95), disabled=not (measured.requests or stage_p95),
                              key="cp_measured", help="Token means, cache hit rate and stage p95 from the last 7 days of traces.")
 

@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.economics.cost_model import (
-    RequestProfile, break_even_volume, cache_savings, cost_curves, llm_cost_per_request, measured_cache_hit_rate,
+    RequestProfile, break_even_volume, cache_savings, compact, cost_curves, llm_cost_per_request, measured_cache_hit_rate,
     monthly_api_cost, monthly_selfhosted_cost, usd, volume_grid,
 )
 from backend.models import GroundworkError
@@ -36,7 +36,7 @@ with explore_tab:
         reranker = None if reranker_name == "none" else catalog.find("rerankers", reranker_name)
         utilisation = c3.slider("GPU utilisation target", 10, 100, 60, 5, format="%d%%", key="ce_util",
                                 help="Average load a self-hosted GPU is sized for; the rest is headroom.") / 100
-        use_measured = c4.toggle(f"Use measured figures ({measured.requests:,} requests)", value=measured.requests > 0,
+        use_measured = c4.toggle(f"Measured ({measured.requests:,} requests)", value=measured.requests > 0,
                                  disabled=measured.requests == 0, key="ce_measured",
                                  help="Mean tokens in/out and cache hit rate from the last 7 days of traces.")
 
@@ -75,10 +75,13 @@ with explore_tab:
     m1.metric("LLM cost per request", usd(per_request), help=per_request_formula, border=True)
     m2.metric("Monthly on the API", usd(api.total), help=" + ".join(usd(line.usd) for line in api.lines), border=True)
     m3.metric("Monthly self-hosted", usd(hosted.total), help=hosted.lines[0].formula, border=True)
-    m4.metric("Break-even volume", f"{even.sustained_volume:,.0f}/mo" if even.sustained_volume else "never",
+    m4.metric("Break-even volume", f"{compact(even.sustained_volume)}/mo" if even.sustained_volume else "never",
               help=even.formula, border=True)
     m5.metric("Cache savings", usd(saved.usd), help=saved.formula, border=True)
     st.caption(f"Input tokens per request: {profile.tokens_in_formula}. Cache hit rate {cache_hit:.0%}.")
+    if use_measured and (measured.tokens or {}).get("cost_mean_usd"):
+        st.caption(f"Traced requests recorded {usd(measured.tokens['cost_mean_usd'])} each on average "
+                   "(priced by the running generator's settings).")
 
     cheaper = "self-hosting" if hosted.total < api.total else "the API"
     st.markdown(f"At **{volume:,} queries a month**, {cheaper} is cheaper "

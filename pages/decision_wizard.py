@@ -6,7 +6,6 @@ from backend.models import GroundworkError
 from components.econ_common import catalog_or_stop
 from components.econ_decision import export_buttons, show_costs, show_recommendation
 
-FREQUENCIES = ["daily", "weekly", "monthly", "quarterly", "rarely", "never"]
 TASK_LABELS = {
     "knowledge": "Knowledge: answer from our documents (\"what is our refund policy?\")",
     "behaviour": "Behaviour: a voice or a strict output format",
@@ -23,9 +22,9 @@ catalog = catalog_or_stop()
 with st.form("decision_form"):
     st.subheader("The five questions")
     c1, c2 = st.columns(2)
-    knowledge_changes = c1.selectbox(
-        "1. How often does the knowledge change?", FREQUENCIES, index=1, accept_new_options=True, key="dw_changes",
-        help="Pick one or type an interval such as 'every 2 weeks' or '3 months'.")
+    knowledge_changes = c1.text_input(
+        "1. How often does the knowledge change?", "weekly", key="dw_changes",
+        help="daily, weekly, monthly, quarterly, rarely (stable 6+ months), never; or an interval: every 2 weeks, 3 months")
     needs_citations = c2.radio("2. Are citations or an audit trail required?", ["yes", "no"], horizontal=True,
                                key="dw_citations")
     task = st.radio("3. What is the task about?", list(TASK_LABELS), format_func=TASK_LABELS.get, key="dw_task")

@@ -14,9 +14,21 @@ SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 
 def usd(amount: float) -> str:
     """Dollars as people read them: cents below $100, whole dollars above."""
-    if abs(amount) < 100:
-        return f"${amount:,.2f}" if abs(amount) >= 0.01 or amount == 0 else f"${amount:,.6f}"
-    return f"${amount:,.0f}"
+    if abs(amount) >= 100:
+        return f"${amount:,.0f}"
+    if abs(amount) >= 0.01 or amount == 0:
+        return f"${amount:,.2f}"
+    # fractions of a cent (cost per request): three significant digits, no trailing zeros
+    decimals = 2 - math.floor(math.log10(abs(amount)))
+    return f"${amount:.{decimals}f}".rstrip("0")
+
+
+def compact(count: float) -> str:
+    """Volumes in a tile: 129,778 -> 130k, 2,654,545 -> 2.65M."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(count) >= size:
+            return f"{count / size:,.3g}{suffix}"
+    return f"{count:,.0f}"
 
 
 def per_m(price: float) -> str:

@@ -1,0 +1,1 @@
+"""Tests of backend/economics and the decide command."""
