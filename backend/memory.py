@@ -77,12 +77,33 @@ def rewrite_follow_up(question: str, previous: str) -> str | None:
             return f"{base[:cut[-1].start()].rstrip()} {rest}?"
         rest = rest.split(" ", 1)[1] if " " in rest else rest
     if match and rest and not anaphoric:
+        framed = _frame_with(base, rest)
+        if framed:
+            return f"{framed}?"
         swapped = _swap_noun_phrase(base, rest)
         if swapped:
             return f"{swapped}?"
         if len(words(rest)) <= 6:  # "what about contractors?" -> the previous question, asked about contractors
             return f"{base}, regarding {rest}?"
     return f"{_strip_question(question)} (context: {base})?"
+
+
+def _frame_with(base: str, phrase: str) -> str | None:
+    """"And a replacement card?" after "What does it cost to withdraw cash ... with the debit card?" asks
+    the same thing ("What does it cost") of a new object: when the follow-up shares the head noun that ends
+    the previous question, keep the question's frame (up to its first content word) and put the phrase after it."""
+    tokens = list(re.finditer(r"[\w£$€%'-]+", base))
+    is_content = [bool(content_stems(t.group(0))) for t in tokens]
+    content = [i for i, flag in enumerate(is_content) if flag]
+    if len(content) < 3 or not content_stems(tokens[content[-1]].group(0)) & content_stems(phrase):
+        return None
+    start = content[-1]
+    while start > 0 and is_content[start - 1]:
+        start -= 1  # the final noun phrase: the run of content words ending the question
+    between = [i for i in content if content[0] < i < start]
+    if len(between) < 3:  # little stands between the frame and that phrase: swapping the phrase is enough
+        return None
+    return f"{base[:tokens[content[0]].end()]} for {phrase}"
 
 
 def _swap_noun_phrase(base: str, phrase: str) -> str | None:

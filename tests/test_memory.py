@@ -30,6 +30,19 @@ def test_follow_ups_are_rewritten_from_the_previous_question(follow_up, expected
     assert rewrite_follow_up(follow_up, "What is the fee for domestic transfers?") == expected
 
 
+@pytest.mark.parametrize("previous, follow_up, expected", [
+    # the follow-up names a new object for the same question frame
+    ("What does it cost to withdraw cash from a machine abroad with the debit card?", "And a replacement card?",
+     "What does it cost for a replacement card?"),
+    # the follow-up swaps the final noun phrase
+    ("What is the daily limit for personal customers?", "and business customers?",
+     "What is the daily limit for business customers?"),
+    ("What does a domestic transfer cost?", "and for international transfers?", "What does a international transfers cost?"),
+])
+def test_follow_ups_that_replace_a_noun_phrase(previous, follow_up, expected):
+    assert rewrite_follow_up(follow_up, previous) == expected
+
+
 def test_a_question_that_stands_alone_is_left_alone():
     assert rewrite_follow_up("What is the daily limit for personal customers?", "What is the fee for domestic transfers?") is None
     assert rewrite_follow_up("and for international transfers?", "") is None

@@ -55,7 +55,7 @@ def read_batch(path: Path) -> list[tuple[object, str]]:
         raise InputError(f"--batch {path}: no such file")
     items = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")  # not splitlines(): U+2028 may sit inside a question
     except UnicodeDecodeError:
         raise InputError(f"--batch {path}: not UTF-8 text") from None
     for number, line in enumerate(lines, start=1):

@@ -16,6 +16,18 @@ from backend.models import GroundworkError
 from backend.settings import Settings
 
 MIN_WORDS = 4  # shorter units are headings or labels, not answers
+HEADING_MAX_WORDS = 10  # an unpunctuated line this short (no ':' or '|') is a heading, not an answer
+QUANTITY_BONUS = 0.08  # "how long / how much / what is the fee" wants a sentence that states a figure
+_ASKS_QUANTITY = re.compile(
+    r"\b(how (long|many|much|soon|often|far|old|quickly)|when|by when|within|deadline|limit|fee|fees|cost|costs|"
+    r"charge|charged|rate|price|minimum|maximum|percentage|interest|days?|weeks?|months?|years?|hours?)\b",
+    re.IGNORECASE,
+)
+_STATES_QUANTITY = re.compile(
+    r"\d|[£$€%]|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|once|twice|free|daily|weekly|monthly|annually|immediately)\b",
+    re.IGNORECASE,
+)
 KEEP_WITHIN = 0.12  # further sentences must score within this of the best one
 CONTEXT_WEIGHT = 0.15  # share of the lexical score earned by the title/heading the sentence sits under
 
@@ -49,6 +61,12 @@ def _readable(passage_text: str, start: int, sentence: str) -> str:
     return ", ".join(c for c in cells if c)
 
 
+def _is_heading(sentence: str) -> bool:
+    text = sentence.rstrip()
+    return (not text.endswith((".", "!", "?", ":")) and "|" not in text and ":" not in text
+            and len(words(text)) <= HEADING_MAX_WORDS)
+
+
 def _with_marker(sentence: str, number: int) -> str:
     body = sentence.rstrip()
     end = ""
@@ -75,7 +93,7 @@ class ExtractiveGenerator:
         found: list[Candidate] = []
         for passage in passages:
             for order, span in enumerate(split_sentences(passage.text)):
-                if len(words(span.text)) < MIN_WORDS or looks_like_injection(span.text):
+                if len(words(span.text)) < MIN_WORDS or looks_like_injection(span.text) or _is_heading(span.text):
                     continue  # an instruction planted in a document is data, never part of an answer
                 found.append(Candidate(passage, _readable(passage.text, span.start, span.text), order))
         return found
@@ -85,7 +103,10 @@ class ExtractiveGenerator:
             return
         scores = self.scorer.score(question, [c.text for c in candidates])
         query_stems = content_stems(question)
+        wants_quantity = bool(_ASKS_QUANTITY.search(question))
         for candidate, score in zip(candidates, scores):
+            if wants_quantity and _STATES_QUANTITY.search(candidate.text):
+                score += QUANTITY_BONUS
             chunk = candidate.passage.chunk
             context = content_stems(" ".join([chunk.title, *chunk.heading_path, candidate.text]))
             # A sentence under the heading "International transfers" answers a question naming them.

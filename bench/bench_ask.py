@@ -1,0 +1,198 @@
+"""Chat quality and speed on the demo gold set: not-found calibration, citations, ragas scores, compression, latency, cache.
+
+    python -m bench.bench_ask [--data-dir DIR] [--json]
+
+Uses GROUNDWORK_DATA_DIR (or --data-dir) when it already holds the `demo` collection, else ingests data/demo
+into a scratch directory. Prints figures; asserts nothing (speed belongs here, not in tests).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+GOLD = ROOT / "data" / "gold" / "demo.jsonl"
+PARAPHRASES = ROOT / "data" / "gold" / "paraphrases.jsonl"
+THRESHOLDS = (0.80, 0.85, 0.90, 0.95)
+_MARKERS = re.compile(r"\s*\[\d+\??\]")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+def open_platform(data_dir: str | None):
+    from backend.platform import Platform
+    from backend.settings import Settings
+
+    if data_dir:
+        platform = Platform(Settings(data_dir=Path(data_dir)))
+        if platform.has_collection("demo") and platform.count_documents("demo"):
+            return platform
+        platform.close()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-ask-"))
+    platform = Platform(Settings(data_dir=scratch))
+    print(f"ingesting data/demo into {scratch} ...", file=sys.stderr)
+    platform.ingest([ROOT / "data" / "demo"], collection="demo")
+    return platform
+
+
+def calibrate(rag, gold: list[dict], collection: str = "demo") -> dict:
+    """Best extractive sentence score per gold question (standalone form), and the threshold separating
+    answerable from unanswerable questions best (balanced accuracy)."""
+    from backend.generation.context import assemble_context
+    from backend.generation.extractive import ExtractiveGenerator, calibrate_threshold
+    from backend.generation.text import RelevanceScorer
+
+    settings = rag.settings
+    generator = ExtractiveGenerator(settings, rag.encoder)
+    scores = {True: [], False: []}
+    for item in gold:
+        question = item.get("standalone") or item["question"]
+        hits = rag.retrieve(question, collection, settings.retrieval_mode, settings.top_k)
+        pack = assemble_context(hits, question, settings.context_token_budget, compress=settings.compress_context,
+                                scorer=RelevanceScorer(rag.encoder))
+        scores[bool(item["answerable"])].append(generator.best_score(question, pack.passages))
+    threshold, accuracy = calibrate_threshold(scores[True], scores[False])
+    return {"threshold": round(threshold, 3), "balanced_accuracy": round(accuracy, 3),
+            "answerable_median": round(float(np.median(scores[True])), 3),
+            "unanswerable_median": round(float(np.median(scores[False])), 3),
+            "setting": settings.answer_threshold}
+
+
+def run_gold(rag, gold: list[dict], scorer, sources: dict[int, str], collection: str = "demo") -> dict:
+    """Ask every gold question (follow-ups inside a conversation opened by the question they follow)."""
+    by_id = {item["id"]: item for item in gold}
+    latencies, context_tokens, rows = [], [], []
+    conversations: dict[str, str] = {}
+    for item in gold:
+        conversation = None
+        if item.get("follows") in by_id:
+            first = by_id[item["follows"]]
+            opening = rag.ask(first["question"], collection, use_cache=False)
+            conversation = opening.conversation_id
+        answer = rag.ask(item["question"], collection, conversation, remember=conversation is not None, use_cache=False)
+        conversations[item["id"]] = conversation or ""
+        latencies.append(answer.latency_ms)
+        context_tokens.append(answer.tokens_in)
+        cited = {Path(sources.get(c.document_id, "")).name for c in answer.citations if c.supported}
+        plain = _MARKERS.sub("", answer.text)
+        metrics = scorer.score(item["question"], plain, item["answer"], [], [], abstained=not answer.found)
+        rows.append({"id": item["id"], "answerable": item["answerable"], "found": answer.found,
+                     "cites_gold": bool(item.get("document")) and item["document"] in cited,
+                     "grounded": answer.grounded, "rouge_l": metrics.get("rouge_l"),
+                     "semantic": metrics.get("semantic_similarity"), "string": metrics.get("string_similarity")})
+    answerable = [r for r in rows if r["answerable"]]
+    answered = [r for r in answerable if r["found"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    said_not_found = [r for r in rows if not r["found"]]
+    mean = lambda key, rs: round(float(np.mean([r[key] for r in rs if r[key] is not None])), 3) if rs else None  # noqa: E731
+    return {
+        "questions": len(rows),
+        "answered_share": round(len(answered) / len(answerable), 3),
+        "cites_gold_share_of_answered": round(sum(r["cites_gold"] for r in answered) / max(1, len(answered)), 3),
+        "cites_gold_share_of_answerable": round(sum(r["cites_gold"] for r in answerable) / len(answerable), 3),
+        "not_found_precision": round(sum(not r["answerable"] for r in said_not_found) / max(1, len(said_not_found)), 3),
+        "not_found_recall": round(sum(not r["found"] for r in unanswerable) / max(1, len(unanswerable)), 3),
+        "grounded_share_of_answered": round(sum(r["grounded"] for r in answered) / max(1, len(answered)), 3),
+        "rouge_l_answerable": mean("rouge_l", answerable),
+        "semantic_similarity_answerable": mean("semantic", answerable),
+        "string_similarity_answerable": mean("string", answerable),
+        "context_tokens_mean": round(float(np.mean(context_tokens)), 1),
+        "latency_ms_p50": _pct(latencies, 50), "latency_ms_p95": _pct(latencies, 95),
+    }
+
+
+def cache_latency(rag, gold: list[dict], collection: str = "demo") -> dict:
+    """Each answerable standalone question asked twice through the cache: the second is an exact hit."""
+    hits = []
+    for item in gold:
+        if not item["answerable"]:
+            continue
+        question = item.get("standalone") or item["question"]
+        rag.ask(question, collection, remember=False)
+        again = rag.ask(question, collection, remember=False)
+        if again.cached:
+            hits.append(again.latency_ms)
+    return {"cache_hits": len(hits), "cache_hit_ms_p50": _pct(hits, 50), "cache_hit_ms_p95": _pct(hits, 95)}
+
+
+def semantic_false_hits(rag, pairs: list[dict]) -> dict:
+    """Each pair through the real cache: store an answer for `a`, look up `b` by meaning. A false hit is a
+    reuse across questions that should not match; a miss is a paraphrase that should have matched."""
+    from backend.cache import AnswerCache, CacheKey
+    from backend.models import Answer
+
+    probe = AnswerCache(rag.store, rag.settings.model_copy(update={"semantic_cache_threshold": -1.0, "cache_enabled": True}))
+    similarities = []
+    for n, pair in enumerate(pairs):
+        key = CacheKey("bench-paraphrases", "bench", 0, f"pair-{n}-{time.time_ns()}")
+        probe.put(pair["a"], rag.platform.embedder.encode_query(pair["a"]), key, Answer(text="x"))
+        hit = probe.lookup(pair["b"], rag.platform.embedder.encode_query(pair["b"]), key)
+        similarities.append((hit.similarity if hit else -1.0, bool(pair["same"])))
+    rag.store.execute("DELETE FROM cache_entries WHERE collection = 'bench-paraphrases'")
+    out = {"pairs": len(pairs), "should_match": sum(s for _, s in similarities)}
+    for threshold in THRESHOLDS:
+        false_hits = sum(sim >= threshold and not same for sim, same in similarities)
+        true_hits = sum(sim >= threshold and same for sim, same in similarities)
+        negatives = sum(not same for _, same in similarities)
+        out[f"false_hit_rate@{threshold}"] = round(false_hits / max(1, negatives), 3)
+        out[f"paraphrase_hit_rate@{threshold}"] = round(true_hits / max(1, out["should_match"]), 3)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_ask", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("GROUNDWORK_DATA_DIR"))
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+
+    from backend.evaluation.ragas_runner import AnswerScorer
+    from backend.rag import RAG
+
+    gold, pairs = _read_jsonl(GOLD), _read_jsonl(PARAPHRASES)
+    platform = open_platform(args.data_dir)
+    try:
+        quiet = platform.settings.model_copy(update={"cache_enabled": False})
+        rag = RAG(platform, quiet)
+        sources = platform.document_source_map("demo")
+        scorer = AnswerScorer(platform.embedder)
+        rag.ask(gold[0]["question"], "demo", remember=False, use_cache=False)  # warm: models and analyzer loaded
+        report = {"calibration": calibrate(rag, gold)}
+        report["extractive"] = run_gold(rag, gold, scorer, sources)
+        compressed = RAG(platform, quiet.model_copy(update={"compress_context": True}))
+        report["extractive_compressed"] = run_gold(compressed, gold, scorer, sources)
+        cached = RAG(platform, platform.settings.model_copy(update={"cache_enabled": True}))
+        report["cache"] = cache_latency(cached, gold)
+        report["semantic_cache"] = semantic_false_hits(cached, pairs)
+        report["semantic_cache"]["threshold_setting"] = platform.settings.semantic_cache_threshold
+    finally:
+        platform.close()
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for section, figures in report.items():
+            print(f"\n{section}")
+            for name, value in figures.items():
+                print(f"  {name:38s} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
