@@ -110,9 +110,9 @@ def requests_over_time(store, days: int = 7, collection: str | None = None, buck
 
     Days already rolled up by retention come from `trace_daily` (day buckets only).
     """
-    if bucket == "auto":
-        bucket = "hour" if days <= 2 else "day"
     where, params = _where(days, collection)
+    if bucket == "auto":
+        bucket = _bucket_for(store, where, params)
     raw = store.query_df(
         f"SELECT date_trunc('{bucket}', start_time) AS bucket, count(*) AS requests,"
         f" count(*) FILTER (WHERE status = 'error') AS errors, count(*) FILTER (WHERE cache_hit) AS cache_hits,"
@@ -140,6 +140,15 @@ def requests_over_time(store, days: int = 7, collection: str | None = None, buck
         raw["cost_per_request_usd"] = raw["cost_usd"] / raw["requests"].clip(lower=1)
         raw["tokens_per_request"] = (raw["tokens_in"] + raw["tokens_out"]) / raw["requests"].clip(lower=1)
     return raw
+
+
+def _bucket_for(store, where: str, params: list) -> str:
+    """A bucket that gives a readable series for the traffic actually there: minutes for a burst, days for months."""
+    first, last = store.query(f"SELECT min(start_time), max(start_time) FROM traces t WHERE {where}", params)[0]
+    span = (last - first) if first is not None else timedelta(0)
+    if span <= timedelta(hours=3):
+        return "minute"
+    return "hour" if span <= timedelta(days=3) else "day"
 
 
 def request_metrics(store, days: int = 7, collection: str | None = None, limit: int = 5000) -> pd.DataFrame:

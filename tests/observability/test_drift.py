@@ -110,6 +110,8 @@ def test_replayed_traffic_quiet_then_shifted(settings, store, tracer, embedder):
     assert set(examples) <= set(shifted)
     assert any(word in " ".join(examples).lower() for word in ("crypto", "bitcoin", "mortgage"))
     assert all(topic.share_reference < topic.share_current for topic in moved.topics)
+    # a topic gathers different wordings of one subject, not one question repeated
+    assert any(sum("mortgage" in q.lower() for q in topic.examples) >= 2 for topic in moved.topics)
     # embeddings are cached per trace: a second report encodes nothing new
     cached = store.scalar("SELECT count(*) FROM trace_embeddings")
     drift.drift_report(store, settings, embedder, collection="moved", current_n=120, reference_n=120)
