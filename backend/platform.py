@@ -460,18 +460,11 @@ class Platform:
 
     # --- lifecycle ---------------------------------------------------------------------
     def close(self) -> None:
+        # Every writer saves the indexes it changed (and reconcile repairs any it did not), so nothing to flush.
         if self._closed:
             return
         self._closed = True
-        for collection_id, index in list(self._indexes.items()):
-            with self._index_lock(collection_id):
-                try:
-                    index.save()
-                except Exception:  # noqa: BLE001 - closing must not fail on one index; DuckDB is the truth
-                    pass
         self._indexes.clear()
-        if self._tracer is not None:
-            self._tracer.shutdown()  # writes the spans still queued before the store closes
         self.store.close()
 
     def __enter__(self) -> "Platform":

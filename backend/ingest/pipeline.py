@@ -351,7 +351,8 @@ class IngestPipeline:
                     self._final(outcome, started)
                     return None
                 outcome.message = f"near-duplicate of document {near_id} ({near_title!r}, similarity {similarity:.2f}); kept"
-        spans = chunk_text(text, document.sections, self.counter, self.settings.chunk_tokens, self.settings.chunk_overlap)
+        spans = chunk_text(text, document.sections, self.counter, self.settings.chunk_tokens, self.settings.chunk_overlap,
+                           model_window=getattr(self.embedder, "max_tokens", 256))
         if not spans:
             raise InputError(f"{name}: no text to index after chunking")
         if existing is not None:

@@ -445,16 +445,25 @@ def start_run(con: Con, collection_id: int, label: str, files_total: int = 0) ->
 
 
 def record_files(con: Con, run_id: int, outcomes: Iterable[dict]) -> None:
-    rows = [
-        [run_id, o["path"], o["outcome"], o.get("document_id"), o.get("chunks", 0), o.get("message", ""),
-         o.get("near_duplicate_of"), o.get("similarity"), o.get("duration_ms")]
-        for o in outcomes
-    ]
-    if rows:
-        con.executemany(
+    outcomes = list(outcomes)
+    if not outcomes:
+        return
+    table = pa.table({
+        "path": pa.array([o["path"] for o in outcomes], type=pa.string()),
+        "outcome": pa.array([o["outcome"] for o in outcomes], type=pa.string()),
+        "document_id": pa.array([o.get("document_id") for o in outcomes], type=pa.int32()),
+        "chunks": pa.array([o.get("chunks", 0) for o in outcomes], type=pa.int32()),
+        "message": pa.array([o.get("message", "") for o in outcomes], type=pa.string()),
+        "near_duplicate_of": pa.array([o.get("near_duplicate_of") for o in outcomes], type=pa.int32()),
+        "similarity": pa.array([o.get("similarity") for o in outcomes], type=pa.float64()),
+        "duration_ms": pa.array([o.get("duration_ms") for o in outcomes], type=pa.float64()),
+    })
+    with registered(con, "new_ingest_files_view", table):
+        con.execute(
             "INSERT INTO ingest_files (run_id, path, outcome, document_id, chunks, message, near_duplicate_of,"
-            " similarity, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            " similarity, duration_ms) SELECT ?, path, outcome, document_id, chunks, message, near_duplicate_of,"
+            " similarity, duration_ms FROM new_ingest_files_view",
+            [run_id],
         )
 
 
