@@ -14,7 +14,7 @@ demo:
 	HF_HUB_OFFLINE=1 $(PYTHON) -m backend ingest data/demo --collection demo
 
 app:
-	HF_HUB_OFFLINE=1 $(PYTHON) -m streamlit run app.py --server.headless true --server.port $(PORT)
+	HF_HUB_OFFLINE=1 $(PYTHON) scripts/serve.py --server.headless true --server.port $(PORT)
 
 test: install-test
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -ra
