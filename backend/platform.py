@@ -450,7 +450,8 @@ class Platform:
             "chunks": totals["chunks"],
             "tokens": totals["tokens"],
             "model": self.settings.embedding_model,
-            "dim": self._embedder.dim if self._embedder is not None else None,
+            "dim": self._embedder.dim if self._embedder is not None else next(
+                (c["index_settings"]["dim"] for c in collections if c["index_settings"]), None),
             "chunk_tokens": self.settings.chunk_tokens,
             "chunk_overlap": self.settings.chunk_overlap,
             "index_bytes": sum(c["index_bytes"] for c in collections),

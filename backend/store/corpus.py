@@ -287,26 +287,18 @@ def count_documents(con: Con, collection_id: int | None = None, status: str | No
 
 
 def _document_where(collection_id, status, title_contains, mime_type, updated_after, updated_before):
-    clauses, params = ["TRUE"], []
-    if collection_id is not None:
-        clauses.append("d.collection_id = ?")
-        params.append(collection_id)
-    if status is not None:
-        clauses.append("d.status = ?")
-        params.append(status)
-    if title_contains:
-        clauses.append("contains(lower(d.title), lower(?))")
-        params.append(title_contains)
-    if mime_type:
-        clauses.append("d.mime_type IN (SELECT unnest(?))")
-        params.append([mime_type] if isinstance(mime_type, str) else list(mime_type))
-    if updated_after is not None:
-        clauses.append("d.updated_at >= ?")
-        params.append(updated_after)
-    if updated_before is not None:
-        clauses.append("d.updated_at <= ?")
-        params.append(updated_before)
-    return " AND ".join(clauses), params
+    if isinstance(mime_type, str):
+        mime_type = [mime_type]
+    conditions = [
+        ("d.collection_id = ?", collection_id),
+        ("d.status = ?", status),
+        ("contains(lower(d.title), lower(?))", title_contains or None),  # literal: no LIKE wildcards
+        ("d.mime_type IN (SELECT unnest(?))", list(mime_type) if mime_type else None),
+        ("d.updated_at >= ?", updated_after),
+        ("d.updated_at <= ?", updated_before),
+    ]
+    used = [(clause, value) for clause, value in conditions if value is not None]
+    return " AND ".join(["TRUE"] + [clause for clause, _ in used]), [value for _, value in used]
 
 
 def document_versions(con: Con, document_id: int) -> list[dict]:
