@@ -19,6 +19,7 @@ from backend.generation.text import RelevanceScorer, SentenceEncoder, split_sent
 from backend.memory import ConversationMemory
 from backend.models import Answer, Citation, GroundworkError, Hit, InputError
 from backend.pii import get_redactor
+from backend.retrieval.freshness import prefer_current
 from backend.retrieval.fusion import fuse_reciprocal_rank, fuse_weighted
 from backend.settings import Settings
 
@@ -197,6 +198,13 @@ class RAG:
         tenant, _ = self._collection(collection)
         return self.memory.start(collection, tenant, self.redactor(title))
 
+    def warm(self) -> None:
+        """Load what the first question would otherwise wait for: the embedder, the PII analyzer, the generator."""
+        self.encoder.encode(["warm up the sentence encoder"])
+        self.platform.embedder.encode_query("warm up the query encoder")
+        self.redactor("warm up the analyzer")
+        self.generator()
+
     def redact(self, text: str) -> str:
         """Text as it may be shown back or stored: the configured PII replaced."""
         return self.redactor(text)
@@ -344,6 +352,7 @@ class RAG:
             fused = [h for h in fused if h.chunk_id in chunks and chunks[h.chunk_id].collection == collection]
             for hit in fused:
                 hit.chunk = chunks[hit.chunk_id]
+            fused = prefer_current(self.platform.store, fused, settings.superseded_penalty)
             span.set(results=len(fused), top_score=fused[0].fused_score if fused else None,
                      documents=[{"id": h.chunk_id, "score": round(h.fused_score, 5)} for h in fused[:k]])
         if rerank and fused:

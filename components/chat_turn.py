@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from backend.models import GroundworkError
 from backend.rag import RAG
 from components.citation_card import citation_cards
 from components.platform import get_platform
@@ -15,9 +16,14 @@ STAGE_LABELS = {
 }
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner="Loading the answer pipeline…")
 def _rag_for(platform_id: int, _platform) -> RAG:
-    return RAG(_platform)
+    rag = RAG(_platform)
+    try:
+        rag.warm()  # the first question then answers at warm speed
+    except GroundworkError:
+        pass  # e.g. an unusable configured generator: the page shows that message when asked
+    return rag
 
 
 def get_rag() -> RAG:

@@ -98,15 +98,13 @@ if question is not None:
     with st.chat_message("user"):
         st.markdown(markdown_safe(shown_question))
     with st.chat_message("assistant"):
-        slot = st.empty()
         try:
-            with slot.container():
-                st.write_stream(stream)
+            st.write_stream(stream)
         except GroundworkError as exc:
-            slot.error(str(exc), icon=":material/error:")
+            st.error(str(exc), icon=":material/error:")
             st.stop()
-        answer = stream.answer.to_dict()
-        slot.empty()
-        chat["conversation_id"] = answer["conversation_id"] or chat["conversation_id"]
-        chat["turns"].append({"question": shown_question, "answer": answer})
-        render_answer(answer)
+    answer = stream.answer.to_dict()
+    chat["conversation_id"] = answer["conversation_id"] or chat["conversation_id"]
+    chat["turns"].append({"question": shown_question, "answer": answer})
+    # Redraw from session state: the new turn then has exactly the layout of the history (no stale elements).
+    st.rerun()
