@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import bench_ingest, bench_retrieval
+from bench import bench_ask, bench_ingest, bench_retrieval
 
 
 def main() -> None:
@@ -12,6 +12,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_retrieval.main(args.quick)
     bench_ingest.main(args.quick)
+    bench_ask.main([])  # chat quality, ask latency, cache, semantic-cache false hits on the demo gold set
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Chat quality and speed on the demo gold set: not-found calibration, citations, ragas scores, compression, latency, cache.
 
-    python -m bench.bench_ask [--data-dir DIR] [--json]
+    python -m bench.bench_ask [--data-dir DIR] [--json]     (also part of `python -m bench`)
 
 Uses GROUNDWORK_DATA_DIR (or --data-dir) when it already holds the `demo` collection, else ingests data/demo
 into a scratch directory. Prints figures; asserts nothing (speed belongs here, not in tests).
@@ -25,6 +25,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 GOLD = ROOT / "data" / "gold" / "demo.jsonl"
 PARAPHRASES = ROOT / "data" / "gold" / "paraphrases.jsonl"
+RESULTS = ROOT / "bench" / "results" / "ask.json"  # the figures behind the README's "Chat quality" section
 THRESHOLDS = (0.80, 0.85, 0.90, 0.95)
 _MARKERS = re.compile(r"\s*\[\d+\??\]")
 
@@ -184,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         report["semantic_cache"]["threshold_setting"] = platform.settings.semantic_cache_threshold
     finally:
         platform.close()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     if args.json:
         print(json.dumps(report))
     else:
