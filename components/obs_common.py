@@ -41,6 +41,7 @@ def operator_page(title: str, caption: str):
     st.title(title)
     st.caption(caption)
     platform = get_platform()
+    platform.tracer.flush()  # spans of requests this process just served are written before we read
     if not has_traces(platform.store):
         no_traces_yet()
         st.stop()

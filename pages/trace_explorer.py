@@ -78,7 +78,8 @@ row[3].metric("Tokens in / out", f"{trace.get('tokens_in') or 0:,} / {trace.get(
 row[4].metric("Cost", usd(trace.get("cost_usd")))
 row[5].metric("Cache", "hit" if trace.get("cache_hit") else "miss")
 st.caption(f"Trace `{trace_id}` · collection **{trace.get('collection') or '–'}** · "
-           f"model {trace.get('model') or '–'} · top relevance {trace.get('top_score') or 0:.3f}")
+           f"model {trace.get('model') or '–'} · top relevance "
+           + (f"{trace['top_score']:.3f}" if trace.get("top_score") is not None else "– (no retrieval)"))
 if trace.get("error"):
     st.error(trace["error"], icon=":material/error:")
 
