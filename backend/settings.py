@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     bm25_b: float = Field(0.75, description="BM25 b.")
     faiss_exact_below: int = Field(200_000, description="Vectors below which FAISS uses an exact flat index; above it an IVF index.")
     faiss_nprobe: int = Field(32, description="IVF lists probed per query when the approximate index is in use.")
+    superseded_penalty: float = Field(0.5, description="Multiplier on the fused score of chunks from documents whose metadata says status: superseded, so current versions rank first; 1.0 turns it off.")
     reranker: Literal["none", "mmr", "cross-encoder"] = Field("none", description="Reranker after fusion.")
     cross_encoder_model: str = Field("", description="Local path of a cross-encoder model (only used with reranker=cross-encoder).")
     mmr_lambda: float = Field(0.7, description="MMR trade-off between relevance (1.0) and diversity (0.0).")

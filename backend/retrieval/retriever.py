@@ -5,6 +5,7 @@ import threading
 from contextlib import nullcontext
 
 from backend.models import Hit, InputError
+from backend.retrieval.freshness import prefer_current
 from backend.settings import Settings
 from backend.store import corpus
 from backend.store.db import Store
@@ -69,7 +70,7 @@ class Retriever:
         for rank, hit in enumerate(kept, start=1):
             hit.chunk = chunks[hit.chunk_id]
             hit.rank = rank
-        return kept
+        return prefer_current(self.store, kept, self.settings.superseded_penalty)
 
     def search_documents(self, index, collection: dict, query: str, mode: str | None = None,
                          k: int = 10) -> list[tuple[int, float]]:

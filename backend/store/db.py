@@ -62,10 +62,14 @@ class Store:
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield cur
+                cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                # Also after a failed COMMIT (e.g. a constraint checked at commit): never leave it open.
+                try:
+                    cur.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # DuckDB already aborted it
                 raise
-            cur.execute("COMMIT")
 
     def query(self, sql: str, params: list | tuple | dict | None = None) -> list[tuple]:
         with self.cursor() as cur:
