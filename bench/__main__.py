@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import bench_ask, bench_ingest, bench_retrieval
+from bench import bench_ask, bench_ingest, bench_retrieval, bench_tracing
 
 
 def main() -> None:
@@ -13,6 +13,7 @@ def main() -> None:
     bench_retrieval.main(args.quick)
     bench_ingest.main(args.quick)
     bench_ask.main([])  # chat quality, ask latency, cache, semantic-cache false hits on the demo gold set
+    bench_tracing.main(["--rounds", "1"] if args.quick else [])  # tracing overhead: off / DuckDB / dead OTLP
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import contextvars
 import json
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -202,6 +203,31 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
     @property
     def dropped(self) -> int:
         return self._queue.dropped
+
+
+class _OncePerMinute(logging.Filter):
+    """Lets each message template through once a minute: a dead collector or a full queue would otherwise
+    log on every batch or every span, and the counters in `Tracer.stats()` already tell how many."""
+
+    def __init__(self, seconds: float = 60.0):
+        super().__init__()
+        self.seconds = seconds
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(str(record.msg), float("-inf")) < self.seconds:
+                return False
+            self._last[str(record.msg)] = now
+        return True
+
+
+_QUIET = _OncePerMinute()
+for _name in ("opentelemetry.sdk._shared_internal", "opentelemetry.exporter.otlp.proto.http.trace_exporter"):
+    if not any(isinstance(f, _OncePerMinute) for f in logging.getLogger(_name).filters):
+        logging.getLogger(_name).addFilter(_QUIET)
 
 
 class CountingExporter(SpanExporter):
