@@ -267,6 +267,11 @@ class Tracer:
     when `settings.otlp_endpoint` is set; each sink has its own queue and thread, so a dead collector
     never delays the DuckDB sink, and no sink ever blocks or fails a request (a full queue drops spans
     and counts them in `stats()`).
+
+    What the trace row (and so the dashboards and drift) reads from the root span, or else from its stages:
+    collection, tenant, question and answer (both redacted), model, tokens_in, tokens_out, cost_usd,
+    cache_hit (or cached), found / no_answer, grounded, fallback, timeout, pii_hits (or pii_found), error;
+    relevance comes from `top_score` / `mean_score` (or `documents` scores), the dense stage's first.
     """
 
     def __init__(self, store, settings):

@@ -94,3 +94,14 @@ def test_recent_traces_carry_their_spans(store, traced):
     names = [s["name"] for s in recent[0]["spans"]]
     assert names[0] == "rag.ask" and sorted(names[1:]) == sorted(STAGES)
     assert all({"duration_ms", "attributes"} <= set(s) for s in recent[0]["spans"])
+
+
+def test_feedback_score_joins_ratings_to_their_traces(store, traced):
+    for trace_id, score in ((traced[0], 1), (traced[1], 0), (traced[2], 1), ("f" * 32, 0)):  # the last has no trace
+        store.execute(
+            "INSERT INTO feedback (message_id, conversation_id, collection, trace_id, score) VALUES (1, 'c', 'demo', ?, ?)",
+            [trace_id, score],
+        )
+    summary = queries.operations_summary(store, days=7, collection="demo")
+    assert summary["feedback_count"] == 3 and summary["feedback_score"] == pytest.approx(2 / 3)
+    assert queries.operations_summary(store, days=7, collection="other")["feedback_count"] == 0
