@@ -1,4 +1,4 @@
-"""`python -m backend eval ...`: evaluation commands (`eval beir` scores retrieval on a BEIR dataset)."""
+"""`python -m backend eval ...`: evaluation commands (`eval beir` scores retrieval on a BEIR dataset; `eval run`/`eval list` experiments)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("eval", help="evaluate retrieval and answers", description="Evaluation commands.")
     commands = parser.add_subparsers(dest="eval_command", required=True, metavar="EVAL_COMMAND")
     _register_beir(commands)
+    from backend.evaluation import commands as experiments  # `eval run` and `eval list`
+
+    experiments.register(commands)
 
 
 def _register_beir(commands) -> None:

@@ -1,0 +1,307 @@
+"""Run an experiment: every grid point over every gold question through the real hot path, stored as it goes."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from backend.evaluation import goldsets, runs
+from backend.evaluation.failure_analysis import ERROR, Outcome, classify
+from backend.evaluation.goldsets import GoldItem, GoldSet
+from backend.evaluation.grid import Experiment, GridPoint, expand_grid, parse_experiment
+from backend.evaluation.metrics import RANK_DEPTH, RETRIEVAL_METRICS, document_ranking, retrieval_scores, summarize
+from backend.evaluation.ragas_runner import AnswerScorer, judge_from_settings
+from backend.models import GroundworkError, InputError, LoadedDocument
+from backend.settings import Settings
+
+PASS_RATE = "pass_rate"  # share of questions with no failure class: the headline quality number
+# Chunks fetched for the ranked candidate list: enough distinct documents for nDCG@10 and to tell a
+# ranking miss (gold below the cut-off) from a retrieval miss (gold nowhere).
+RANKED_CHUNKS = 3 * RANK_DEPTH
+_CHUNK_TEXT_KEPT = 1200
+
+
+@dataclass
+class Progress:
+    """One progress report: which run of how many, and how far it is (phase: index | question | finished)."""
+
+    run_number: int
+    runs_total: int
+    label: str
+    done: int
+    total: int
+    phase: str = "question"
+    run_id: int | None = None
+
+    @property
+    def fraction(self) -> float:
+        if not self.runs_total:
+            return 1.0
+        within = self.done / self.total if self.total else 1.0
+        return min(1.0, ((self.run_number - 1) + within) / self.runs_total)
+
+    def describe(self) -> str:
+        if self.phase == "index":
+            return f"[run {self.run_number}/{self.runs_total}] {self.label}: indexing a scratch collection"
+        return f"[run {self.run_number}/{self.runs_total}] {self.label}: {self.done}/{self.total} questions"
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class RunOutcome:
+    run_id: int
+    label: str
+    resumed_from: int  # questions already stored when this process picked the run up
+    summary: dict = field(default_factory=dict)
+
+
+# --- gold sets by name -------------------------------------------------------------------------
+def resolve_gold(platform, spec: str, collection: str | None = None, split: str = "test") -> GoldSet:
+    """`demo`, a stored gold set's name, a .jsonl/.csv path, `beir:DIR` (qrels SPLIT) or `traffic[:N]`.
+
+    File-based sets are (re)snapshotted in DuckDB so every run points at exactly the questions it used.
+    """
+    store = platform.store
+    if not spec:
+        raise InputError("--gold: name a gold set (demo, a stored name, a .jsonl/.csv file, beir:DIR or traffic)")
+    if spec == "demo":
+        gold = goldsets.demo_goldset(collection or "demo")
+    elif spec.startswith("beir:"):
+        directory = Path(spec[5:])
+        gold = goldsets.beir_goldset(directory, split, collection or f"beir-{directory.resolve().name}")
+    elif spec == "traffic" or spec.startswith("traffic:"):
+        limit = spec.partition(":")[2] or "50"
+        if not limit.isdigit():
+            raise InputError(f"--gold {spec}: use traffic:N with N a number of questions")
+        target = collection or platform.settings.default_collection
+        gold = goldsets.traffic_goldset(store, target, f"traffic-{target}", limit=int(limit))
+    elif spec.lower().endswith((".jsonl", ".csv", ".ndjson")):
+        gold = goldsets.read_gold_file(spec, collection=collection or platform.settings.default_collection)
+    else:
+        return goldsets.load_goldset(store, spec)
+    return goldsets.register_goldset(platform, gold)
+
+
+# --- scratch collections for other chunk settings ---------------------------------------------
+def collection_chunking(platform, collection: str) -> tuple[int, int]:
+    info = next((c for c in platform.collections() if c["name"] == collection), None)
+    recorded = (info or {}).get("index_settings") or {}
+    return (int(recorded.get("chunk_tokens", platform.settings.chunk_tokens)),
+            int(recorded.get("chunk_overlap", platform.settings.chunk_overlap)))
+
+
+def scratch_name(base: str, chunk_tokens: int, chunk_overlap: int, index_version: int) -> str:
+    digest = hashlib.sha256(f"{base}|{chunk_tokens}|{chunk_overlap}|{index_version}".encode()).hexdigest()[:8]
+    return f"scratch-{base[:30]}-{chunk_tokens}-{chunk_overlap}-{digest}"
+
+
+class ScratchIndexes:
+    """Copies of a collection re-chunked with other settings, each behind a Platform built with those settings.
+
+    A Platform checks every index against the settings that built it, so a copy with other chunk sizes needs
+    its own Platform (same data dir and DuckDB file) and its own collection name.
+    """
+
+    def __init__(self, platform):
+        self.platform = platform
+        self._platforms: dict[tuple[int, int], object] = {}
+
+    def for_point(self, base: str, settings: Settings, on_index: Callable[[], None] | None = None) -> tuple[object, str]:
+        if (settings.chunk_tokens, settings.chunk_overlap) == collection_chunking(self.platform, base):
+            return self.platform, base
+        key = (settings.chunk_tokens, settings.chunk_overlap)
+        if key not in self._platforms:
+            from backend.platform import Platform
+
+            merged = {**self.platform.settings.model_dump(), "chunk_tokens": key[0], "chunk_overlap": key[1]}
+            self._platforms[key] = Platform(Settings.model_validate(merged))
+        scratch_platform = self._platforms[key]
+        name = scratch_name(base, key[0], key[1], self.platform.index_version(base))
+        wanted = self.platform.count_documents(base)
+        if not scratch_platform.has_collection(name) or scratch_platform.count_documents(name) < wanted:
+            if on_index:
+                on_index()
+            if not scratch_platform.has_collection(name):
+                scratch_platform.create_collection(name, description=f"evaluation copy of {base!r} chunked {key[0]}/{key[1]}")
+            # Unchanged documents are skipped on re-ingest, so an interrupted copy resumes where it stopped.
+            report = scratch_platform.ingest_records(name, list(self._documents(base)), label=f"eval scratch copy of {base}")
+            if report.failed:
+                raise GroundworkError(f"re-chunking {base!r} into {name!r} failed for {report.failed[0].path}: {report.failed[0].message}")
+        return scratch_platform, name
+
+    def _documents(self, base: str):
+        for row in self.platform.documents(base, limit=None):
+            doc = self.platform.document(row["id"])
+            yield LoadedDocument(source=doc.source, title=doc.title, mime_type=doc.mime_type, text=doc.text,
+                                 sections=list(doc.sections), metadata=dict(doc.metadata or {}))
+
+    def close(self) -> None:
+        for scratch_platform in self._platforms.values():
+            scratch_platform.close()
+        self._platforms.clear()
+
+
+# --- one grid point ------------------------------------------------------------------------
+class PointEvaluator:
+    """Answers gold questions with one configuration through the hot path (RAG), untraced and uncached."""
+
+    def __init__(self, platform, collection: str, settings: Settings, scorer: AnswerScorer, min_answer_score: float):
+        from backend.observability.tracing import Tracer
+        from backend.rag import RAG
+
+        # Evaluation traffic must not land in the traces (drift, traffic gold sets) or the answer cache.
+        quiet = Settings.model_validate({**settings.model_dump(), "tracing_enabled": False, "cache_enabled": False})
+        self.settings = quiet
+        self.platform = platform
+        self.collection = collection
+        self.rag = RAG(platform, quiet, tracer=Tracer(None, quiet))
+        self.rag.generator(quiet.generator)  # an unusable generator fails before anything is stored
+        if quiet.reranker != "none":
+            from backend.retrieval.rerank import build_reranker
+
+            build_reranker(quiet)
+        self.scorer = scorer
+        self.min_answer_score = min_answer_score
+        self.keys = goldsets.document_keys(platform.document_source_map(collection))
+
+    def evaluate(self, item: GoldItem, ordinal: int) -> dict:
+        s = self.settings
+        result = {"item_id": item.id, "ordinal": ordinal, "question": item.question,
+                  "reference_answer": item.reference_answer}
+        gold = goldsets.resolve_relevant(item, self.keys)
+        try:
+            answer = self.rag.ask(item.question, self.collection, mode=s.retrieval_mode, k=s.top_k,
+                                  remember=False, use_cache=False)
+            ranked = self.rag.retrieve(answer.standalone_question or item.question, self.collection, s.retrieval_mode,
+                                       max(RANKED_CHUNKS, s.top_k))
+        except GroundworkError as exc:
+            names = RETRIEVAL_METRICS + self.scorer.metric_names + (PASS_RATE,)
+            return {**result, "metrics": {n: None for n in names} | {PASS_RATE: 0.0},
+                    "failure_class": ERROR, "failure_reason": str(exc), "retrieved": []}
+        context_ids = {h.chunk_id for h in answer.hits}
+        context_docs = {h.chunk.document_id for h in answer.hits if h.chunk is not None}
+        ranking = document_ranking(ranked)
+        gold_rank = next((n for n, doc in enumerate(ranking, start=1) if doc in gold), None)
+        if gold_rank is None and context_docs & set(gold):  # a reranker may surface what the deeper list ranked lower
+            gold_rank = next(h.rank for h in answer.hits if h.chunk is not None and h.chunk.document_id in gold)
+        metrics = retrieval_scores(gold, ranking, s.top_k, context=document_ranking(answer.hits))
+        contexts = [h.chunk.text for h in answer.hits if h.chunk is not None]
+        abstained = not answer.found
+        metrics.update(self.scorer.score(item.question, answer.text, item.reference_answer, contexts, item.evidence, abstained))
+        answer_score = metrics.get("semantic_similarity")
+        if answer_score is None:
+            answer_score = metrics.get("rouge_l")
+        failure, reason = classify(Outcome(
+            answerable=item.answerable, has_gold_documents=bool(gold), gold_rank=gold_rank,
+            gold_in_context=bool(context_docs & set(gold)), abstained=abstained,
+            answer_score=answer_score if item.reference_answer else None,
+            supported=all(c.supported for c in answer.citations),
+        ), self.min_answer_score)
+        metrics[PASS_RATE] = 1.0 if failure == "ok" else 0.0
+        return {
+            **result, "answer": answer.text, "metrics": metrics, "gold_rank": gold_rank,
+            "retrieved": self._retrieved(ranked, answer.hits, context_ids, gold),
+            "latency_ms": answer.latency_ms, "tokens_in": answer.tokens_in, "tokens_out": answer.tokens_out,
+            "cost_usd": answer.cost_usd, "failure_class": failure, "failure_reason": reason,
+        }
+
+    @staticmethod
+    def _retrieved(ranked, context_hits, context_ids: set[int], gold: dict[int, int]) -> list[dict]:
+        rows, seen = [], set()
+        for hit in list(ranked) + [h for h in context_hits if h.chunk_id not in {r.chunk_id for r in ranked}]:
+            if hit.chunk is None or hit.chunk_id in seen:
+                continue
+            seen.add(hit.chunk_id)
+            rows.append({
+                "rank": len(rows) + 1, "chunk_id": hit.chunk_id, "document_id": hit.chunk.document_id,
+                "document": Path(str(hit.chunk.source)).name or hit.chunk.source, "title": hit.chunk.title,
+                "score": round(float(hit.fused_score), 6), "gold": hit.chunk.document_id in gold,
+                "in_context": hit.chunk_id in context_ids, "text": hit.chunk.text[:_CHUNK_TEXT_KEPT],
+            })
+        return rows
+
+
+# --- the experiment --------------------------------------------------------------------------
+def run_experiment(platform, experiment: Experiment, gold: GoldSet, progress: ProgressFn | None = None) -> list[RunOutcome]:
+    """Run (or resume) every grid point. Validation happens before anything is stored; each question's
+    result is committed on its own; a run becomes 'finished' only once all its questions are in."""
+    collection = experiment.collection or gold.collection
+    if not platform.has_collection(collection):
+        raise InputError(f"collection {collection!r} does not exist: ingest it first (gold set {gold.name!r} refers to it)")
+    if gold.collection != collection:
+        raise InputError(f"gold set {gold.name!r} is for collection {gold.collection!r}, the experiment for {collection!r}")
+    goldsets.check_against_corpus(gold, goldsets.document_keys(platform.document_source_map(collection)))
+    points = expand_grid(experiment, platform.settings)
+    items = gold.items[: experiment.limit] if experiment.limit else list(gold.items)
+    scorer = AnswerScorer(platform.embedder, judge_from_settings(platform.settings))
+    metric_names = RETRIEVAL_METRICS + scorer.metric_names + (PASS_RATE,)
+    for point in points:  # a generator or reranker that cannot be built fails before anything is stored
+        PointEvaluator(platform, collection, point.settings, scorer, experiment.min_answer_score)
+
+    experiment_id = runs.create_experiment(platform.store, experiment.name, gold.name, experiment.to_dict())
+    scratch = ScratchIndexes(platform)
+    outcomes: list[RunOutcome] = []
+    try:
+        for number, point in enumerate(points, start=1):
+            outcomes.append(_run_point(platform, scratch, experiment, experiment_id, gold, items, point, number,
+                                       len(points), scorer, metric_names, progress))
+    finally:
+        scratch.close()
+    return outcomes
+
+
+def _run_point(platform, scratch, experiment, experiment_id, gold, items, point: GridPoint, number, total, scorer,
+               metric_names, progress) -> RunOutcome:
+    report = progress or (lambda _: None)
+    target, collection = scratch.for_point(
+        experiment.collection or gold.collection, point.settings,
+        on_index=lambda: report(Progress(number, total, point.label, 0, len(items), phase="index")),
+    )
+    evaluator = PointEvaluator(target, collection, point.settings, scorer, experiment.min_answer_score)
+    index_version = target.index_version(collection)
+    base = experiment.collection or gold.collection
+    existing = runs.find_resumable(platform.store, gold.name, gold.content_hash, point.config_hash, base,
+                                   runs.code_version(), index_version)
+    if existing and existing["n_questions"] == len(items):
+        run_id = existing["id"]
+    else:
+        run_id = runs.create_run(
+            platform.store, experiment_id=experiment_id, label=point.label, gold_set=gold.name, gold_hash=gold.content_hash,
+            base_collection=base, collection=collection, config={**point.config, "overrides": point.overrides},
+            config_hash=point.config_hash, index_version=index_version, n_questions=len(items),
+        )
+    done = runs.done_items(platform.store, run_id)
+    resumed_from = len(done)
+    report(Progress(number, total, point.label, len(done), len(items), run_id=run_id))
+    try:
+        for ordinal, item in enumerate(items):
+            if item.id in done:
+                continue
+            runs.save_result(platform.store, run_id, evaluator.evaluate(item, ordinal))
+            done.add(item.id)
+            report(Progress(number, total, point.label, len(done), len(items), run_id=run_id))
+        summary = summarize(runs.results(platform.store, run_id, with_retrieved=False), metric_names)
+        summary["unavailable"] = scorer.unavailable()
+        summary["label"] = point.label
+        runs.finish_run(platform.store, run_id, summary)
+    except (KeyboardInterrupt, SystemExit):
+        raise  # left 'running': the next `eval run` with the same config resumes it
+    except Exception as exc:
+        runs.fail_run(platform.store, run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    report(Progress(number, total, point.label, len(items), len(items), phase="finished", run_id=run_id))
+    return RunOutcome(run_id=run_id, label=point.label, resumed_from=resumed_from, summary=summary)
+
+
+def resume_experiment(platform, experiment_id: int, progress: ProgressFn | None = None) -> list[RunOutcome]:
+    """Run a stored experiment again with its stored file and gold set: unfinished runs pick up where they stopped."""
+    rows = platform.store.query_dicts("SELECT name, gold_set, config FROM eval_experiments WHERE id = ?", [experiment_id])
+    if not rows:
+        raise InputError(f"experiment {experiment_id} not found")
+    config = json.loads(rows[0]["config"]) if isinstance(rows[0]["config"], str) else rows[0]["config"]
+    experiment = parse_experiment(config, f"experiment {experiment_id} ({rows[0]['name']})")
+    return run_experiment(platform, experiment, goldsets.load_goldset(platform.store, rows[0]["gold_set"]), progress)
