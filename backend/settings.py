@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     drift_current_hours: float = Field(24.0, description="Drift: the current window, in hours back from now.")
     drift_reference_hours: float = Field(168.0, description="Drift: the reference window, in hours before the current window.")
 
+    # --- evaluation ----------------------------------------------------------------------
+    eval_judge_model: str = Field("", description="Model of the LLM judge for ragas faithfulness, answer relevancy and LLM context precision (and synthetic gold sets); empty = the OpenAI-compatible generator model if set, else those metrics are unavailable.")
+    eval_judge_base_url: str = Field("", description="OpenAI-compatible base URL of the judge; empty = openai_base_url.")
+    eval_judge_api_key: str = Field("", description="API key of the judge server; empty = openai_api_key.")
+    eval_judge_timeout_s: float = Field(60.0, description="Timeout for one judge call; a judge that times out leaves that score empty.")
+
     # --- economics -----------------------------------------------------------------------
     pricing_catalog: Path = Field(PROJECT_ROOT / "data" / "pricing.yaml", description="Pricing catalog (YAML) used by the cost explorer, planner and wizard.")
     llm_price_in_per_m: float = Field(2.50, description="Price per 1M input tokens used for cost per request.")
