@@ -71,7 +71,8 @@ source = cols[1].selectbox("Start from", list(examples) + ["(empty)"], key="ex_s
 limit = cols[2].number_input("Questions (0 = all)", min_value=0, value=0, step=10, key="ex_limit")
 template = examples.get(source, "name: my-experiment\ngrid:\n  retrieval_mode: [bm25, hybrid]\n  top_k: [3, 5]\n")
 text = st.text_area("Experiment (YAML)", value=template, height=260, key=f"ex_yaml_{source}",
-                    help="Keys: name, description, collection, limit, min_answer_score, base (fixed settings) and "
+                    help="Keys: name, description, limit, min_answer_score, retrieval_only (rank documents, no answers), "
+                         "base (fixed settings) and "
                          "grid (setting: [values]) over retrieval_mode, top_k, candidate_k, fusion, rrf_k, dense_weight, "
                          "chunk_tokens, chunk_overlap, reranker, mmr_lambda, compress_context, context_token_budget, "
                          "generator, answer_threshold, max_answer_sentences.")

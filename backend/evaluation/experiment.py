@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -149,7 +150,8 @@ class ScratchIndexes:
 class PointEvaluator:
     """Answers gold questions with one configuration through the hot path (RAG), untraced and uncached."""
 
-    def __init__(self, platform, collection: str, settings: Settings, scorer: AnswerScorer, min_answer_score: float):
+    def __init__(self, platform, collection: str, settings: Settings, scorer: AnswerScorer, min_answer_score: float,
+                 retrieval_only: bool = False):
         from backend.observability.tracing import Tracer
         from backend.rag import RAG
 
@@ -166,9 +168,16 @@ class PointEvaluator:
             build_reranker(quiet)
         self.scorer = scorer
         self.min_answer_score = min_answer_score
+        self.retrieval_only = retrieval_only
         self.keys = goldsets.document_keys(platform.document_source_map(collection))
 
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return RETRIEVAL_METRICS + (() if self.retrieval_only else self.scorer.metric_names) + (PASS_RATE,)
+
     def evaluate(self, item: GoldItem, ordinal: int) -> dict:
+        if self.retrieval_only:
+            return self.evaluate_retrieval(item, ordinal)
         s = self.settings
         result = {"item_id": item.id, "ordinal": ordinal, "question": item.question,
                   "reference_answer": item.reference_answer}
@@ -179,9 +188,7 @@ class PointEvaluator:
             ranked = self.rag.retrieve(answer.standalone_question or item.question, self.collection, s.retrieval_mode,
                                        max(RANKED_CHUNKS, s.top_k))
         except GroundworkError as exc:
-            names = RETRIEVAL_METRICS + self.scorer.metric_names + (PASS_RATE,)
-            return {**result, "metrics": {n: None for n in names} | {PASS_RATE: 0.0},
-                    "failure_class": ERROR, "failure_reason": str(exc), "retrieved": []}
+            return self._error(result, exc)
         context_ids = {h.chunk_id for h in answer.hits}
         context_docs = {h.chunk.document_id for h in answer.hits if h.chunk is not None}
         ranking = document_ranking(ranked)
@@ -208,6 +215,44 @@ class PointEvaluator:
             "latency_ms": answer.latency_ms, "tokens_in": answer.tokens_in, "tokens_out": answer.tokens_out,
             "cost_usd": answer.cost_usd, "failure_class": failure, "failure_reason": reason,
         }
+
+    def evaluate_retrieval(self, item: GoldItem, ordinal: int) -> dict:
+        """Rank only (no answer): for gold sets that judge documents, not answers, e.g. a BEIR import."""
+        from backend.rag import clean_question
+
+        s = self.settings
+        result = {"item_id": item.id, "ordinal": ordinal, "question": item.question,
+                  "reference_answer": item.reference_answer, "answer": None}
+        gold = goldsets.resolve_relevant(item, self.keys)
+        try:
+            question = clean_question(item.question, s)
+            started = time.perf_counter()
+            context = self.rag.retrieve(question, self.collection, s.retrieval_mode, s.top_k)
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            ranked = self.rag.retrieve(question, self.collection, s.retrieval_mode, max(RANKED_CHUNKS, s.top_k))
+        except GroundworkError as exc:
+            return self._error(result, exc)
+        ranking = document_ranking(ranked)
+        context_docs = {h.chunk.document_id for h in context if h.chunk is not None}
+        gold_rank = next((n for n, doc in enumerate(ranking, start=1) if doc in gold), None)
+        metrics = retrieval_scores(gold, ranking, s.top_k, context=document_ranking(context))
+        if gold:
+            failure, reason = classify(Outcome(
+                answerable=True, has_gold_documents=True, gold_rank=gold_rank, gold_in_context=bool(context_docs & set(gold)),
+                abstained=False, answer_score=None, supported=True,
+            ))
+            metrics[PASS_RATE] = 1.0 if failure == "ok" else 0.0
+        else:
+            failure, reason = "ok", "not scored: no gold documents (retrieval-only run)"
+            metrics[PASS_RATE] = None
+        return {**result, "metrics": metrics, "gold_rank": gold_rank,
+                "retrieved": self._retrieved(ranked, context, {h.chunk_id for h in context}, gold),
+                "latency_ms": latency_ms, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0,
+                "failure_class": failure, "failure_reason": reason}
+
+    def _error(self, result: dict, exc: Exception) -> dict:
+        metrics = {name: None for name in self.metric_names} | {PASS_RATE: 0.0}
+        return {**result, "metrics": metrics, "failure_class": ERROR, "failure_reason": str(exc), "retrieved": []}
 
     @staticmethod
     def _retrieved(ranked, context_hits, context_ids: set[int], gold: dict[int, int]) -> list[dict]:
@@ -238,9 +283,8 @@ def run_experiment(platform, experiment: Experiment, gold: GoldSet, progress: Pr
     points = expand_grid(experiment, platform.settings)
     items = gold.items[: experiment.limit] if experiment.limit else list(gold.items)
     scorer = AnswerScorer(platform.embedder, judge_from_settings(platform.settings))
-    metric_names = RETRIEVAL_METRICS + scorer.metric_names + (PASS_RATE,)
     for point in points:  # a generator or reranker that cannot be built fails before anything is stored
-        PointEvaluator(platform, collection, point.settings, scorer, experiment.min_answer_score)
+        PointEvaluator(platform, collection, point.settings, scorer, experiment.min_answer_score, experiment.retrieval_only)
 
     experiment_id = runs.create_experiment(platform.store, experiment.name, gold.name, experiment.to_dict())
     scratch = ScratchIndexes(platform)
@@ -248,31 +292,34 @@ def run_experiment(platform, experiment: Experiment, gold: GoldSet, progress: Pr
     try:
         for number, point in enumerate(points, start=1):
             outcomes.append(_run_point(platform, scratch, experiment, experiment_id, gold, items, point, number,
-                                       len(points), scorer, metric_names, progress))
+                                       len(points), scorer, progress))
     finally:
         scratch.close()
     return outcomes
 
 
 def _run_point(platform, scratch, experiment, experiment_id, gold, items, point: GridPoint, number, total, scorer,
-               metric_names, progress) -> RunOutcome:
+               progress) -> RunOutcome:
     report = progress or (lambda _: None)
     target, collection = scratch.for_point(
         experiment.collection or gold.collection, point.settings,
         on_index=lambda: report(Progress(number, total, point.label, 0, len(items), phase="index")),
     )
-    evaluator = PointEvaluator(target, collection, point.settings, scorer, experiment.min_answer_score)
+    evaluator = PointEvaluator(target, collection, point.settings, scorer, experiment.min_answer_score,
+                               experiment.retrieval_only)
     index_version = target.index_version(collection)
     base = experiment.collection or gold.collection
-    existing = runs.find_resumable(platform.store, gold.name, gold.content_hash, point.config_hash, base,
+    config = {**point.config, "retrieval_only": experiment.retrieval_only, "min_answer_score": experiment.min_answer_score}
+    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    existing = runs.find_resumable(platform.store, gold.name, gold.content_hash, config_hash, base,
                                    runs.code_version(), index_version)
     if existing and existing["n_questions"] == len(items):
         run_id = existing["id"]
     else:
         run_id = runs.create_run(
             platform.store, experiment_id=experiment_id, label=point.label, gold_set=gold.name, gold_hash=gold.content_hash,
-            base_collection=base, collection=collection, config={**point.config, "overrides": point.overrides},
-            config_hash=point.config_hash, index_version=index_version, n_questions=len(items),
+            base_collection=base, collection=collection, config={**config, "overrides": point.overrides},
+            config_hash=config_hash, index_version=index_version, n_questions=len(items),
         )
     done = runs.done_items(platform.store, run_id)
     resumed_from = len(done)
@@ -284,8 +331,8 @@ def _run_point(platform, scratch, experiment, experiment_id, gold, items, point:
             runs.save_result(platform.store, run_id, evaluator.evaluate(item, ordinal))
             done.add(item.id)
             report(Progress(number, total, point.label, len(done), len(items), run_id=run_id))
-        summary = summarize(runs.results(platform.store, run_id, with_retrieved=False), metric_names)
-        summary["unavailable"] = scorer.unavailable()
+        summary = summarize(runs.results(platform.store, run_id, with_retrieved=False), evaluator.metric_names)
+        summary["unavailable"] = {} if experiment.retrieval_only else scorer.unavailable()
         summary["label"] = point.label
         runs.finish_run(platform.store, run_id, summary)
     except (KeyboardInterrupt, SystemExit):

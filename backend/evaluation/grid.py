@@ -38,7 +38,7 @@ RANGES = {
     "mmr_lambda": (0.0, 1.0), "context_token_budget": (50, 100_000), "answer_threshold": (0.0, 1.0),
     "max_answer_sentences": (1, 50),
 }
-TOP_LEVEL = {"name", "description", "collection", "gold", "limit", "base", "grid", "min_answer_score", "max_runs"}
+TOP_LEVEL = {"name", "description", "collection", "gold", "limit", "base", "grid", "min_answer_score", "retrieval_only"}
 MAX_RUNS = 200
 
 
@@ -51,12 +51,14 @@ class Experiment:
     base: dict = field(default_factory=dict)
     limit: int | None = None  # first N questions of the gold set
     min_answer_score: float = 0.6  # similarity to the reference below which an answer counts as wrong
+    retrieval_only: bool = False  # rank documents only (BEIR-style sets without reference answers): no generation
     description: str = ""
     source: str = ""
 
     def to_dict(self) -> dict:
         return {"name": self.name, "collection": self.collection, "gold": self.gold, "grid": self.grid,
                 "base": self.base, "limit": self.limit, "min_answer_score": self.min_answer_score,
+                "retrieval_only": self.retrieval_only,
                 "description": self.description}
 
 
@@ -140,12 +142,15 @@ def parse_experiment(data, source: str = "experiment") -> Experiment:
     threshold = data.get("min_answer_score", 0.6)
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
         raise InputError(f"{source}: field 'min_answer_score' must be a number between 0 and 1, got {threshold!r}")
+    retrieval_only = data.get("retrieval_only", False)
+    if not isinstance(retrieval_only, bool):
+        raise InputError(f"{source}: field 'retrieval_only' must be true or false, got {retrieval_only!r}")
     for key in ("name", "collection", "gold", "description"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise InputError(f"{source}: field '{key}' must be a string")
     return Experiment(
         name=data.get("name") or Path(source).stem, collection=data.get("collection") or "", gold=data.get("gold"),
-        grid=grid, base=base, limit=limit, min_answer_score=float(threshold),
+        grid=grid, base=base, limit=limit, min_answer_score=float(threshold), retrieval_only=retrieval_only,
         description=data.get("description") or "", source=source,
     )
 

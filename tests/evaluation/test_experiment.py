@@ -144,3 +144,18 @@ def test_cli_run_json_gate_and_list(platform, corpus, tmp_path, capsys):
     missing = tmp_path / "none.yaml"
     assert main(["eval", "run", "--gold", "small-gold", "--config", str(missing)]) == 2
     assert "experiment file not found" in capsys.readouterr().err
+
+
+def test_retrieval_only_runs_rank_without_answering(platform, corpus):
+    gold = resolve_gold(platform, str(corpus["gold"]), "demo")
+    experiment = parse_experiment({"name": "rank", "retrieval_only": True, "grid": {"retrieval_mode": ["bm25"], "top_k": [1]}},
+                                  "rank.yaml")
+    (outcome,) = run_experiment(platform, experiment, gold)
+    metrics = outcome.summary["metrics"]
+    assert metrics["recall@k"] == pytest.approx(1.0) and metrics["pass_rate"] == pytest.approx(1.0)
+    assert "rouge_l" not in metrics and outcome.summary["unavailable"] == {}
+    assert outcome.summary["coverage"]["pass_rate"] == 3  # the question without gold documents is not scored
+    results = {r["item_id"]: r for r in runs.results(platform.store, outcome.run_id)}
+    assert results["q1"]["answer"] is None and results["q1"]["gold_rank"] == 1
+    assert sum(c["in_context"] for c in results["q1"]["retrieved"]) == 1
+    assert runs.get_run(platform.store, outcome.run_id)["config"]["retrieval_only"] is True

@@ -102,3 +102,16 @@ def test_traffic_sample_uses_liked_answers_as_reference(data_dir):
     assert len(goldsets.traffic_goldset(store, "demo", "t", only_rated=True).items) == 2
     with pytest.raises(InputError, match="no traffic for collection 'other'"):
         goldsets.traffic_goldset(store, "other", "t")
+
+
+def test_beir_import_uses_the_shared_loader(tmp_path):
+    root = tmp_path / "tiny"
+    (root / "qrels").mkdir(parents=True)
+    (root / "corpus.jsonl").write_text('{"_id": "d1", "title": "A", "text": "alpha"}\n{"_id": "d2", "title": "B", "text": "beta"}\n')
+    (root / "queries.jsonl").write_text('{"_id": "1", "text": "what is alpha?"}\n{"_id": "2", "text": "what is beta?"}\n')
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\r\n1\td1\t1\r\n2\td2\t0\r\n")
+    gold = goldsets.beir_goldset(root, "test", "beir-tiny")
+    assert gold.name == "tiny-test" and gold.kind == "beir" and gold.collection == "beir-tiny"
+    assert [(i.id, i.question, i.relevant) for i in gold.items] == [("1", "what is alpha?", {"d1": 1})]  # grade 0 is not relevant
+    with pytest.raises(InputError, match="qrels"):
+        goldsets.beir_goldset(root, "dev", "beir-tiny")

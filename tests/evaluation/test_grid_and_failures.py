@@ -32,6 +32,7 @@ def test_grid_expands_and_drops_settings_that_cannot_matter(settings):
     ({"grid": {"chunk_tokens": [64], "chunk_overlap": [64]}}, "chunk_overlap must be >= 0 and below chunk_tokens"),
     ({"grid": {"top_k": [3]}, "limit": 0}, "field 'limit' must be a positive integer"),
     ({"grid": {"top_k": [3]}, "extra": 1}, "unknown field 'extra'"),
+    ({"grid": {"top_k": [3]}, "retrieval_only": "yes"}, "field 'retrieval_only' must be true or false"),
     ({"grid": "top_k"}, "field 'grid' must map"),
     (["top_k"], "expected a mapping"),
 ])
@@ -50,11 +51,14 @@ def test_yaml_errors_name_the_line(tmp_path):
         load_experiment(tmp_path / "none.yaml")
 
 
-def test_shipped_demo_grid_is_valid(settings):
-    from backend.settings import PROJECT_ROOT
+def test_shipped_experiment_files_are_valid(settings):
+    from backend.evaluation.grid import EXAMPLES_DIR, example_configs
 
-    experiment = load_experiment(PROJECT_ROOT / "data" / "eval" / "demo-grid.yaml")
-    assert 2 <= len(expand_grid(experiment, settings)) <= 24
+    assert {"demo-grid.yaml", "scifact.yaml"} <= set(example_configs())
+    for name in example_configs():
+        experiment = load_experiment(EXAMPLES_DIR / name)
+        assert 2 <= len(expand_grid(experiment, settings)) <= 24, name
+    assert load_experiment(EXAMPLES_DIR / "scifact.yaml").retrieval_only is True
 
 
 def _outcome(**kw):
