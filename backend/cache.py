@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from backend.generation.text import numbers
 from backend.models import Answer
 from backend.settings import Settings
 
 MAX_ENTRIES_SCANNED = 5000  # semantic lookup reads at most this many newest entries of one key
+SEMANTIC_CANDIDATES = 5  # most similar entries checked for matching figures before giving up
 
 
 def normalise_question(question: str) -> str:
@@ -77,11 +79,17 @@ class AnswerCache:
         rows = self.store.query(
             f"SELECT id, answer, question, list_cosine_similarity(embedding, ?::FLOAT[]) AS similarity "
             f"FROM (SELECT * FROM cache_entries WHERE {where} ORDER BY created_at DESC LIMIT {MAX_ENTRIES_SCANNED}) "
-            "ORDER BY similarity DESC NULLS LAST LIMIT 1",
+            f"ORDER BY similarity DESC NULLS LAST LIMIT {SEMANTIC_CANDIDATES}",
             [np.asarray(vector, dtype=np.float32).tolist(), *params],
         )
-        if rows and rows[0][3] is not None and rows[0][3] >= self.threshold:
-            return CacheHit(Answer.from_dict(json.loads(rows[0][1])), "semantic_hit", int(rows[0][0]), float(rows[0][3]), rows[0][2])
+        figures = numbers(question)
+        for entry_id, answer, cached_question, similarity in rows:
+            if similarity is None or similarity < self.threshold:
+                break
+            # "expense claims up to £1,000" and "above £5,000" embed at 0.97: a different figure (amount, year,
+            # severity level) is a different question, however close the wording.
+            if numbers(cached_question) == figures:
+                return CacheHit(Answer.from_dict(json.loads(answer)), "semantic_hit", int(entry_id), float(similarity), cached_question)
         return None
 
     def put(self, question: str, vector: np.ndarray | None, key: CacheKey, answer: Answer) -> int | None:

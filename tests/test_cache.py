@@ -56,6 +56,13 @@ def test_semantic_hit_above_threshold_only(cache):
     assert cache.lookup("Do you charge for card payments abroad?", _near(vector, 0.90), KEY) is None
 
 
+def test_a_close_question_about_another_figure_is_not_a_hit(cache):
+    vector = _unit(1)
+    cache.put("Who approves expense claims up to £1,000?", vector, KEY, ANSWER)
+    assert cache.lookup("Who approves expense claims above £5,000?", _near(vector, 0.974), KEY) is None
+    assert cache.lookup("Who signs off expense claims up to £1,000?", _near(vector, 0.974), KEY).outcome == "semantic_hit"
+
+
 @pytest.mark.parametrize("other", [
     CacheKey("other", "default", 3, KEY.config),  # another collection
     CacheKey("demo", "acme", 3, KEY.config),  # another tenant

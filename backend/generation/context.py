@@ -10,7 +10,8 @@ from backend.models import Hit
 
 COMPRESS_KEEP_WITHIN = 0.2  # a sentence is kept when it scores within this of the question's best sentence
 COMPRESS_MIN_PER_PASSAGE = 1  # every passage keeps at least its best sentence
-ELLIPSIS = " … "
+# Kept sentences go on lines of their own: every reader (extractive, citation check, LLM) still sees sentences.
+KEPT_SEPARATOR = "\n"
 
 
 @dataclass
@@ -58,7 +59,7 @@ def compress_passages(question: str, passages: list[Passage], scorer: RelevanceS
         kept = [span.text for span, _ in own if span.start in keep and not looks_like_injection(span.text)]
         if not kept:
             continue
-        text = ELLIPSIS.join(kept)
+        text = KEPT_SEPARATOR.join(kept)
         out.append(Passage(passage.number, passage.chunk, text, count_tokens(text), passage.score))
     return out
 
