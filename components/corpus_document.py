@@ -1,0 +1,170 @@
+"""One document opened in the corpus browser: metadata, preview, chunks, versions with a diff, PII findings, actions."""
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import streamlit as st
+
+from backend import corpus_views
+from backend.corpus_upload import describe
+from backend.models import GroundworkError
+from components.corpus_actions import ask, asked, close_document, confirm_delete_document, confirm_move_document
+from components.corpus_common import flash, human_bytes, status_badge, text_block
+
+VIEWS = ["Preview", "Chunks", "Versions", "Personal data", "Metadata"]
+ENTITY_COLOURS = "#f8d7da"
+
+
+@st.cache_data(show_spinner="Looking for personal data…", max_entries=64)
+def _pii(_platform, document_id: int, content_hash: str) -> corpus_views.PiiReport:
+    # keyed by the content hash: a new version is analysed again, the same one never twice
+    return corpus_views.pii_report(_platform.settings, _platform.document(document_id).text)
+
+
+def render_document(platform, document_id: int) -> None:
+    try:
+        detail = corpus_views.document_detail(platform, document_id)
+    except GroundworkError as exc:
+        st.warning(f"{exc}. It may have been deleted in another session.")
+        close_document()
+        return
+    doc = detail.document
+    with st.container(border=True, key="corpus_document"):
+        title_col, badge_col = st.columns([6, 1], vertical_alignment="center")
+        title_col.subheader(doc.title)
+        status_badge(detail.status, badge_col)
+        st.caption(f"{detail.file} · {corpus_views.type_label(doc.mime_type)} · collection **{doc.collection}** · "
+                   f"document {doc.id}")
+        if detail.notice:
+            (st.warning if detail.superseded else st.info)(detail.notice)
+        tiles = st.columns(5)
+        tiles[0].metric("Version", doc.version)
+        tiles[1].metric("Chunks", f"{detail.chunks:,}")
+        tiles[2].metric("Tokens", f"{detail.tokens:,}", help="Word pieces of the embedding model, summed over chunks")
+        tiles[3].metric("Size", human_bytes(detail.size_bytes))
+        tiles[4].metric("Updated", f"{doc.updated_at:%Y-%m-%d}" if doc.updated_at else "—",
+                        help=f"{doc.updated_at:%Y-%m-%d %H:%M:%S}; first ingested {doc.created_at:%Y-%m-%d %H:%M}"
+                        if doc.updated_at and doc.created_at else None)
+        _actions(platform, detail)
+        view = st.segmented_control("Show", VIEWS, default="Preview", key="view", bind="query-params") or "Preview"
+        if view == "Preview":
+            _preview(doc)
+        elif view == "Chunks":
+            _chunks(platform, doc.id)
+        elif view == "Versions":
+            _versions(platform, detail)
+        elif view == "Personal data":
+            _pii_view(platform, detail)
+        else:
+            _metadata(detail)
+
+
+def _actions(platform, detail: corpus_views.DocumentDetail) -> None:
+    doc = detail.document
+    buttons = st.columns(4)
+    deleted = doc.status == "deleted"
+    if buttons[0].button("Re-ingest", icon=":material/refresh:", disabled=deleted, key="doc_reingest",
+                         help="Read the source file again: a changed file becomes a new version"):
+        try:
+            with st.spinner(f"Re-ingesting {detail.file}…"):
+                outcome = platform.reingest_document(doc.id)
+        except GroundworkError as exc:
+            st.error(str(exc))
+        else:
+            kind = "error" if outcome.outcome == "failed" else "success"
+            flash(kind, f"{detail.file}: {describe(outcome)}")
+            st.rerun()
+    if buttons[1].button("Move…", icon=":material/drive_file_move:", disabled=deleted, key="doc_move"):
+        ask("move", doc.id)
+    if buttons[2].button("Delete…", icon=":material/delete:", disabled=deleted, key="doc_delete"):
+        ask("delete", doc.id)
+    if asked("move", doc.id):
+        confirm_move_document(platform, doc.id, doc.title, doc.collection)
+    elif asked("delete", doc.id):
+        confirm_delete_document(platform, doc.id, doc.title, detail.chunks)
+    if buttons[3].button("Close", icon=":material/close:", key="doc_close"):
+        close_document()
+        st.rerun()
+
+
+def _preview(doc) -> None:
+    sections, cut = corpus_views.preview_sections(doc)
+    if not sections:
+        st.caption("This version has no text.")
+        return
+    st.html("".join(text_block(html.escape(body), label) for label, body in sections))
+    if cut:
+        st.caption(f"Preview cut at 20,000 of {len(doc.text):,} characters; export or open the source for the rest.")
+
+
+def _chunks(platform, document_id: int) -> None:
+    rows = corpus_views.chunk_rows(platform, document_id)
+    if not rows:
+        st.caption("No chunks: the document is deleted, or its text was empty.")
+        return
+    frame = pd.DataFrame(rows)
+    frame["page"] = frame["page"].astype("Int64")  # blank, not "None", for formats without pages
+    st.dataframe(
+        frame, hide_index=True, width="stretch", height=min(40 + 35 * len(rows), 520),
+        column_config={
+            "tokens": st.column_config.ProgressColumn(
+                "tokens", format="%d", min_value=0, max_value=corpus_views.TEXT_PIECES,
+                help=f"Word pieces; the model reads at most {corpus_views.TEXT_PIECES} per chunk"),
+            "text": st.column_config.TextColumn("text", width="large"),
+        },
+    )
+
+
+def _versions(platform, detail: corpus_views.DocumentDetail) -> None:
+    versions = detail.versions
+    st.dataframe(pd.DataFrame(versions), hide_index=True, width="stretch")
+    if len(versions) < 2:
+        st.caption("One version so far. When its file changes, re-ingest it (or upload it again under the same "
+                   "name) to record a new version and compare the two here.")
+        return
+    numbers = [v["version"] for v in versions]
+    left, right = st.columns(2)
+    old = left.selectbox("From version", numbers, index=len(numbers) - 2, key="diff_from")
+    new = right.selectbox("To version", numbers, index=len(numbers) - 1, key="diff_to")
+    diff = corpus_views.version_diff(platform, detail.document.id, old, new)
+    if diff.identical:
+        st.info(f"Versions {old} and {new} have the same text.")
+        return
+    st.markdown(f":green[+{diff.added} lines] · :red[−{diff.removed} lines] · {diff.similarity:.0%} of lines unchanged")
+    st.code(diff.unified, language="diff", height=480, wrap_lines=True)
+
+
+def _pii_view(platform, detail: corpus_views.DocumentDetail) -> None:
+    doc = detail.document
+    report = _pii(platform, doc.id, doc.content_hash)
+    if not report.findings:
+        st.success("No personal data found by the configured recognizers.", icon=":material/verified_user:")
+    else:
+        st.markdown(f"**{report.findings:,} findings** — masked below; the stored text is unchanged.")
+        st.dataframe(pd.DataFrame({"entity type": list(report.counts), "findings": list(report.counts.values())}),
+                     hide_index=True)
+    body = "".join(
+        f"<span style='background:{ENTITY_COLOURS};font-weight:600'>{html.escape(piece)}</span>" if entity
+        else html.escape(piece)
+        for piece, entity in report.segments
+    )
+    st.html(text_block(body, "Text with personal data masked"))
+    if report.truncated:
+        st.caption(f"Analysed the first {report.analysed_chars:,} of {report.total_chars:,} characters.")
+    st.caption(f"Entity types looked for: {platform.settings.pii_entities} (GROUNDWORK_PII_ENTITIES).")
+
+
+def _metadata(detail: corpus_views.DocumentDetail) -> None:
+    doc = detail.document
+    st.dataframe(pd.DataFrame([
+        {"field": "source", "value": doc.source},
+        {"field": "mime type", "value": doc.mime_type},
+        {"field": "content hash (sha-256)", "value": doc.content_hash},
+        {"field": "tenant", "value": doc.tenant},
+        {"field": "created", "value": str(doc.created_at)},
+        {"field": "updated", "value": str(doc.updated_at)},
+        {"field": "sections", "value": str(len(doc.sections))},
+    ]), hide_index=True, width="stretch")
+    st.markdown("**From the file** (front matter, page counts, sheet names…)")
+    st.json(doc.metadata)

@@ -1,0 +1,70 @@
+"""Collections: what each holds, and create, rename or delete (when empty) them; export a collection's chunks."""
+import pandas as pd
+import streamlit as st
+
+from backend import corpus_views
+from components.corpus_actions import ask, asked, confirm_delete_collection, perform
+from components.corpus_common import export_buttons, show_flash
+from components.platform import get_platform
+
+platform = get_platform()
+st.title("Collections")
+show_flash()
+
+collections = platform.collections()
+if collections:
+    st.dataframe(pd.DataFrame([
+        {"collection": c["name"], "tenant": c["tenant"], "description": c["description"], "documents": c["documents"],
+         "chunks": c["chunks"], "tokens": c["tokens"], "created": c["created_at"], "last ingest": c["last_ingest_at"],
+         "index version": c["index_version"]}
+        for c in collections
+    ]), hide_index=True, width="stretch")
+else:
+    st.info("No collections yet: create one below, or upload files into a new one.")
+
+names = [c["name"] for c in collections]
+create, rename, delete, export = st.tabs(["Create", "Rename", "Delete", "Export"])
+
+with create:
+    with st.form("create_collection", clear_on_submit=True):
+        name = st.text_input("Name", placeholder="letters, digits, '-', '_' or '.'")
+        description = st.text_input("Description (optional)")
+        if st.form_submit_button("Create collection", type="primary", icon=":material/add:"):
+            perform(lambda: platform.create_collection(name.strip(), description=description.strip()),
+                    f"Created collection {name.strip()}.")
+
+with rename:
+    if not names:
+        st.caption("Nothing to rename yet.")
+    else:
+        with st.form("rename_collection"):
+            old = st.selectbox("Collection", names)
+            new = st.text_input("New name")
+            if st.form_submit_button("Rename", icon=":material/edit:"):
+                perform(lambda: platform.rename_collection(old, new.strip()),
+                        f"Renamed {old} to {new.strip()}; its documents and index are unchanged.")
+
+with delete:
+    if not names:
+        st.caption("Nothing to delete.")
+    else:
+        target = st.selectbox("Collection", names, key="delete_collection_name")
+        holding = next(c["documents"] for c in collections if c["name"] == target)
+        if holding:
+            st.caption(f"**{target}** holds {holding:,} document(s): delete them or move them to another collection "
+                       "on the Documents page first.")
+        if st.button("Delete collection…", icon=":material/delete:", disabled=bool(holding), key="delete_collection"):
+            ask("delete collection", target)
+        if asked("delete collection", target):
+            confirm_delete_collection(platform, target)
+
+with export:
+    if not names:
+        st.caption("Nothing to export.")
+    else:
+        source = st.selectbox("Chunks of", names, key="export_collection")
+        export_buttons("Chunks", lambda fmt: corpus_views.export_chunks(platform, source, fmt),
+                       f"chunks-{source}", "collection_chunks")
+        export_buttons("Chunks with embeddings", lambda fmt: corpus_views.export_chunks(
+            platform, source, fmt, with_embeddings=True), f"chunks-embeddings-{source}", "collection_vectors",
+            formats=("parquet",))

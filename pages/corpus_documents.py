@@ -1,0 +1,100 @@
+"""Documents: filter, sort and page through the corpus in SQL; open one to inspect, re-ingest, move or delete it."""
+import pandas as pd
+import streamlit as st
+
+from backend import corpus_views
+from backend.models import GroundworkError
+from components.corpus_common import collection_picker, export_buttons, show_flash
+from components.corpus_document import render_document
+from components.platform import get_platform
+
+SORT_LABELS = {
+    "updated": "Last updated", "created": "First ingested", "title": "Title", "collection": "Collection",
+    "type": "Type", "status": "Status", "chunks": "Chunks", "tokens": "Tokens", "size": "Size", "id": "Document id",
+}
+TABLE_KEY = "corpus_documents_table"
+
+platform = get_platform()
+st.title("Documents")
+show_flash()
+
+filters = st.columns([2, 3, 2, 2])
+collection = collection_picker(platform, "docs_collection", container=filters[0])
+search = filters[1].text_input("Search title or file name", key="docs_search", placeholder="e.g. fees")
+facets = corpus_views.document_facets(platform, collection)
+types = filters[2].multiselect(
+    "Type", list(facets["types"]), key="docs_types", placeholder="All types",
+    format_func=lambda m: f"{corpus_views.type_label(m)} ({facets['types'][m]:,})")
+statuses = filters[3].multiselect(
+    "Status", list(facets["statuses"]), key="docs_statuses", placeholder="All but deleted",
+    format_func=lambda s: f"{s} ({facets['statuses'][s]:,})",
+    help="'current' and 'superseded' come from the document's own front matter; 'active' means it states none")
+
+order = st.columns([2, 2, 1, 1])
+updated = order[0].date_input("Updated between", value=(), key="docs_updated", format="YYYY-MM-DD")
+sort = order[1].selectbox("Sort by", list(SORT_LABELS), format_func=SORT_LABELS.get, key="docs_sort")
+descending = order[2].toggle("Descending", value=sort in ("updated", "created", "chunks", "tokens", "size"),
+                             key=f"docs_desc_{sort}")
+page_size = order[3].selectbox("Rows per page", [25, 50, 100, 200], index=1, key="docs_page_size")
+
+updated = tuple(updated) if isinstance(updated, (list, tuple)) else (updated,)
+signature = (collection, search, tuple(types), tuple(statuses), updated, sort, descending, page_size)
+pager_key = f"docs_page_{abs(hash(signature))}"  # a new filter or sort starts again at page 1
+query = corpus_views.DocumentQuery(
+    collection=collection, search=search, mime_types=tuple(types), statuses=tuple(statuses),
+    updated_from=updated[0] if updated else None, updated_to=updated[-1] if updated else None,
+    order_by=sort, descending=descending, page=int(st.session_state.get(pager_key, 1)), page_size=page_size,
+)
+try:
+    result = corpus_views.document_page(platform, query)
+except GroundworkError as exc:
+    st.error(str(exc))
+    st.stop()
+
+st.session_state["docs_page_ids"] = [row["id"] for row in result.rows]
+
+
+def _open_selected() -> None:
+    rows = st.session_state[TABLE_KEY].selection.rows
+    ids = st.session_state.get("docs_page_ids", [])
+    if rows and rows[0] < len(ids):
+        st.query_params["doc"] = str(ids[rows[0]])
+
+
+if not result.rows:
+    st.info("No document matches these filters." if result.total == 0 and (search or types or statuses or updated)
+            else "This collection holds no documents yet.")
+else:
+    table = pd.DataFrame(result.rows)[
+        ["title", "file", "collection", "type", "status", "version", "chunks", "tokens", "size_bytes", "updated_at"]]
+    table["size_bytes"] = table["size_bytes"] / 1024
+    st.dataframe(
+        table, hide_index=True, width="stretch", key=TABLE_KEY, on_select=_open_selected,
+        selection_mode="single-row", height=min(38 + 35 * len(table), 460),
+        column_config={
+            "title": st.column_config.TextColumn("title", width="medium"),
+            "size_bytes": st.column_config.NumberColumn("size", format="%.1f KB"),
+            "updated_at": st.column_config.DatetimeColumn("updated", format="YYYY-MM-DD HH:mm"),
+        },
+    )
+footer = st.columns([3, 2], vertical_alignment="center")
+footer[0].caption(f"{result.first:,}–{result.last:,} of {result.total:,} documents · answered in "
+                  f"{result.elapsed_ms:,.0f} ms · select a row to open it")
+if result.pages > 1:
+    with footer[1]:
+        st.pagination(result.pages, default=result.page, key=pager_key, max_visible_pages=7)
+
+with st.expander("Export", icon=":material/download:"):
+    st.caption(f"The {result.total:,} documents matching these filters (every page), and the chunks of "
+               f"{'collection ' + collection if collection else 'every collection'}.")
+    export_buttons("Documents", lambda fmt: corpus_views.export_documents(platform, query, fmt),
+                   "documents", "export_documents")
+    export_buttons("Chunks", lambda fmt: corpus_views.export_chunks(platform, collection, fmt),
+                   f"chunks-{collection or 'all'}", "export_chunks")
+
+document_id = st.query_params.get("doc")
+if document_id:
+    if document_id.isdigit():
+        render_document(platform, int(document_id))
+    else:
+        st.warning(f"doc={document_id!r} in the address is not a document id.")
