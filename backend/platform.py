@@ -465,6 +465,9 @@ class Platform:
         if self._closed:
             return
         self._closed = True
+        # The tracer's exporter and retention threads write to DuckDB: stop them before the file closes.
+        if self._tracer is not None:
+            self._tracer.shutdown()
         self._indexes.clear()
         self.store.close()
 

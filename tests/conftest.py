@@ -25,3 +25,9 @@ def settings(data_dir):
     from backend.settings import Settings
 
     return Settings(data_dir=data_dir)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: they are the slowest, and Playwright's sync API keeps an event loop
+    running in the main thread for the whole browser session, which must not leak into unit tests."""
+    items.sort(key=lambda item: "tests/e2e/" in item.nodeid.replace("\\", "/"))
