@@ -22,8 +22,9 @@ def collection_picker(platform, key: str, label: str = "Collection", include_all
                 "`python -m backend ingest PATH --collection NAME`.", icon=":material/upload_file:")
         st.stop()
     options = ([ALL_COLLECTIONS] if include_all else []) + names
-    if st.session_state.get(key) not in options:
-        st.session_state.pop(key, None)  # a renamed or deleted collection
+    if st.session_state.get(key) not in options:  # first visit, or a renamed or deleted collection
+        default = platform.settings.default_collection
+        st.session_state[key] = options[0] if include_all or default not in names else default
     chosen = container.selectbox(label, options, key=key)
     return None if chosen == ALL_COLLECTIONS else chosen
 

@@ -125,6 +125,10 @@ def test_upload_reports_every_file(settings, monkeypatch):
         click(app, "upload_start")
         assert any("collection name 'bad name!'" in e.value for e in app.error)
 
+        app.switch_page("pages/corpus_search.py")
+        run(app)  # the default collection is preselected, though "birds" sorts first
+        assert app.selectbox(key="search_collection").value == "demo"
+
 
 def test_collections_create_rename_and_delete_when_empty(settings, monkeypatch):
     with Platform(settings) as platform:
