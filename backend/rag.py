@@ -15,7 +15,7 @@ from backend.generation.base import Generation, GenerationRequest, build_generat
 from backend.generation.citations import CitationVerifier
 from backend.generation.context import assemble_context
 from backend.generation.prompts import NOT_FOUND, looks_like_injection, reveals_prompt
-from backend.generation.text import RelevanceScorer, SentenceEncoder, split_sentences
+from backend.generation.text import RelevanceScorer, SentenceEncoder, shared_encoder, split_sentences
 from backend.memory import ConversationMemory
 from backend.models import Answer, Citation, GroundworkError, Hit, InputError
 from backend.pii import get_redactor
@@ -174,7 +174,7 @@ class RAG:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    self._encoder = SentenceEncoder(self.platform.embedder)
+                    self._encoder = shared_encoder(self.platform.embedder)
         return self._encoder
 
     def generator(self, name: str | None = None):

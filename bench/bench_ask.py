@@ -179,8 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         sources = platform.document_source_map("demo")
         scorer = AnswerScorer(platform.embedder)
         rag.ask(gold[0]["question"], "demo", remember=False, use_cache=False)  # warm: models and analyzer loaded
-        report = {"calibration": calibrate(rag, gold)}
-        report["extractive"] = run_gold(rag, gold, scorer, sources)
+        # First pass: most chunks are new to the sentence cache, as for a freshly started app.
+        report = {"extractive": run_gold(rag, gold, scorer, sources)}
+        report["calibration"] = calibrate(rag, gold)
+        warm = run_gold(rag, gold, scorer, sources)  # every sentence embedding now cached, as in a running app
+        report["extractive"]["warm_latency_ms_p50"] = warm["latency_ms_p50"]
+        report["extractive"]["warm_latency_ms_p95"] = warm["latency_ms_p95"]
         compressed = RAG(platform, quiet.model_copy(update={"compress_context": True}))
         report["extractive_compressed"] = run_gold(compressed, gold, scorer, sources)
         cached = RAG(platform, platform.settings.model_copy(update={"cache_enabled": True}))

@@ -117,6 +117,19 @@ class SentenceEncoder:
         return np.vstack(rows).astype(np.float32, copy=False)
 
 
+_ENCODERS: dict[int, SentenceEncoder] = {}
+_ENCODERS_LOCK = threading.Lock()
+
+
+def shared_encoder(embedder) -> SentenceEncoder:
+    """One sentence cache per embedder per process, shared by every RAG instance (the app, CLI, evaluation)."""
+    with _ENCODERS_LOCK:
+        encoder = _ENCODERS.get(id(embedder))
+        if encoder is None or encoder.embedder is not embedder:
+            encoder = _ENCODERS[id(embedder)] = SentenceEncoder(embedder)
+        return encoder
+
+
 class RelevanceScorer:
     """Scores sentences against a question: a blend of embedding cosine and question-term recall.
 
