@@ -23,10 +23,14 @@ _OFFLINE_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallba
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
-    """Presidio's e-mail recognizer, validating the domain against the bundled suffix list only."""
+    """Presidio's e-mail recognizer, checking the domain against the bundled suffix list only.
+
+    A public domain raises the score to certain; an address on a private domain (jane@corp.local,
+    bob@acme.internal) is still an address and keeps the pattern's score instead of being dropped.
+    """
 
     def validate_result(self, pattern_text: str):
-        return _OFFLINE_TLD(pattern_text).fqdn != ""
+        return True if _OFFLINE_TLD(pattern_text).fqdn != "" else None
 
 
 class LoadedSpacyNlpEngine(SpacyNlpEngine):

@@ -38,6 +38,11 @@ def test_replace_redacts_every_configured_entity_offline(settings, no_network):
     assert redaction.text.startswith("Write to <EMAIL_ADDRESS> or call")
 
 
+def test_addresses_on_private_domains_are_redacted_too(settings):
+    redacted = get_redactor(settings)("ask bob@corp.example or jane.roe@acme.internal")
+    assert redacted == "ask <EMAIL_ADDRESS> or <EMAIL_ADDRESS>"
+
+
 def test_text_without_pii_is_unchanged(settings):
     question = "What is the refund window for international transfers under policy 4.2?"
     redaction = get_redactor(settings).redact(question)
