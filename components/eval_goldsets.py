@@ -26,8 +26,18 @@ def _save(platform, build) -> None:
     except GroundworkError as exc:
         st.error(str(exc), icon=":material/error:")
         return
-    st.success(f"Gold set **{gold.name}** stored: {len(gold.items)} questions on collection {gold.collection!r}.",
-               icon=":material/check_circle:")
+    # Rerun so the list of stored sets (drawn above) includes it; the message survives the rerun.
+    st.session_state["gs_flash"] = f"Gold set **{gold.name}** stored: {len(gold.items)} questions on collection {gold.collection!r}."
+    st.rerun()
+
+
+def stored_flash() -> None:
+    """The confirmation of the last gold set stored, shown once. Always one slot, shown or empty, so the
+    elements below keep their place between reruns (an opened expander would otherwise close)."""
+    slot = st.empty()
+    message = st.session_state.pop("gs_flash", None)
+    if message:
+        slot.success(message, icon=":material/check_circle:")
 
 
 def gold_set_sources(platform) -> None:
@@ -43,16 +53,17 @@ def gold_set_sources(platform) -> None:
                    "`relevant_document_ids` (file names or sources, separated by `;`), optional `id`, `evidence`, "
                    "`answerable`, `tags`. Each question needs a reference answer or relevant documents.")
         file = st.file_uploader("Gold file", type=["csv", "jsonl"], key="gs_upload_file")
-        name = st.text_input("Name", value=PurePath(file.name).stem if file else "", key="gs_upload_name")
+        name = st.text_input("Name", placeholder="the file name without its extension", key="gs_upload_name")
         collection = _collection(platform, "gs_upload_collection", platform.settings.default_collection)
-        if st.button("Validate and store", key="gs_upload_save", disabled=not (file and name and collection)):
+        if st.button("Validate and store", key="gs_upload_save", disabled=not (file and collection)):
             def build():
                 try:
                     text = file.getvalue().decode("utf-8")
                 except UnicodeDecodeError:
                     raise InputError(f"{file.name}: not UTF-8 text") from None
                 items = goldsets.parse_gold_text(text, file.name)
-                return goldsets.GoldSet(goldsets.check_name(name), "upload", collection, items, origin=file.name)
+                chosen = name.strip() or PurePath(file.name).stem
+                return goldsets.GoldSet(goldsets.check_name(chosen), "upload", collection, items, origin=file.name)
 
             _save(platform, build)
     with beir:

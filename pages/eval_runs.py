@@ -8,7 +8,7 @@ from backend.evaluation.experiment import collection_chunking, resume_experiment
 from backend.evaluation.grid import example_configs, expand_grid, parse_experiment_text
 from backend.models import GroundworkError
 from components.eval_common import link
-from components.eval_goldsets import gold_set_sources
+from components.eval_goldsets import gold_set_sources, stored_flash
 from components.platform import get_platform
 
 st.title("Experiments")
@@ -45,6 +45,7 @@ def _run(work) -> None:
 
 # --- gold sets -----------------------------------------------------------------------------------
 st.subheader("1 · Gold set")
+stored_flash()
 stored = goldsets.list_goldsets(store)
 if stored:
     st.dataframe(pd.DataFrame(stored)[["name", "kind", "collection", "n_items", "origin", "created_at"]],
@@ -67,7 +68,9 @@ names = [g["name"] for g in stored]
 cols = st.columns([2, 2, 1])
 gold_name = cols[0].selectbox("Gold set", names, key="ex_gold")
 examples = example_configs()
-source = cols[1].selectbox("Start from", list(examples) + ["(empty)"], key="ex_source")
+sources = list(examples) + ["(empty)"]
+source = cols[1].selectbox("Start from", sources, key="ex_source",
+                           index=sources.index("demo-grid.yaml") if "demo-grid.yaml" in sources else 0)
 limit = cols[2].number_input("Questions (0 = all)", min_value=0, value=0, step=10, key="ex_limit")
 template = examples.get(source, "name: my-experiment\ngrid:\n  retrieval_mode: [bm25, hybrid]\n  top_k: [3, 5]\n")
 text = st.text_area("Experiment (YAML)", value=template, height=260, key=f"ex_yaml_{source}",

@@ -3,6 +3,7 @@ leaderboard, its Pareto chart and one question's drill-down."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import wait_for_app
 
@@ -25,7 +26,7 @@ def _no_exception(page) -> None:
     assert page.locator("[data-testid='stException']").count() == 0
 
 
-def test_run_an_experiment_then_read_the_leaderboard_and_a_drilldown(page, app_url):
+def test_run_an_experiment_then_read_the_leaderboard_and_a_drilldown(page, app_url, tmp_path):
     _open(page, app_url, "eval_runs", "Experiments")
     _no_exception(page)
     load = page.get_by_role("button", name="Load the demo gold set")
@@ -35,6 +36,17 @@ def test_run_an_experiment_then_read_the_leaderboard_and_a_drilldown(page, app_u
     page.get_by_role("button", name="Load the demo gold set").click()
     wait_for_app(page)
     page.get_by_text("Gold set demo stored").wait_for()
+
+    # A malformed upload is refused with the file and the missing column named, and nothing is stored.
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,notes\nWhat is the fee?,none\n")
+    page.get_by_text("Add a gold set").click()
+    page.get_by_role("tab", name="Upload CSV / JSONL").click()
+    page.locator("input[type=file]").set_input_files(str(bad))
+    validate = page.get_by_role("button", name="Validate and store")
+    expect(validate).to_be_enabled(timeout=60_000)  # enabled by the rerun the upload triggers
+    validate.click()
+    page.get_by_text("bad.csv: missing column 'reference_answer' or 'relevant_document_ids'").wait_for()
 
     yaml_box = page.get_by_role("textbox", name="Experiment (YAML)")
     yaml_box.fill(EXPERIMENT)
