@@ -16,6 +16,7 @@ METRIC_LABELS = {
     "rouge_l": "ROUGE-L",
     "bleu": "BLEU",
     "semantic_similarity": "Semantic similarity",
+    "evidence_match": "Evidence in answer",
     "faithfulness": "Faithfulness (LLM judge)",
     "answer_relevancy": "Answer relevancy (LLM judge)",
     "llm_context_precision": "Context precision (LLM judge)",

@@ -13,7 +13,7 @@ from backend.evaluation.failure_analysis import ERROR, Outcome, classify
 from backend.evaluation.goldsets import GoldItem, GoldSet
 from backend.evaluation.grid import Experiment, GridPoint, expand_grid, parse_experiment
 from backend.evaluation.metrics import RANK_DEPTH, RETRIEVAL_METRICS, document_ranking, retrieval_scores, summarize
-from backend.evaluation.ragas_runner import AnswerScorer, judge_from_settings
+from backend.evaluation.ragas_runner import QUOTE_MATCH_THRESHOLD, AnswerScorer, judge_from_settings
 from backend.models import GroundworkError, InputError, LoadedDocument
 from backend.settings import Settings
 
@@ -202,6 +202,8 @@ class PointEvaluator:
         answer_score = metrics.get("semantic_similarity")
         if answer_score is None:
             answer_score = metrics.get("rouge_l")
+        if (metrics.get("evidence_match") or 0.0) >= QUOTE_MATCH_THRESHOLD:
+            answer_score = 1.0  # the answer quotes the gold evidence
         failure, reason = classify(Outcome(
             answerable=item.answerable, has_gold_documents=bool(gold), gold_rank=gold_rank,
             gold_in_context=bool(context_docs & set(gold)), abstained=abstained,

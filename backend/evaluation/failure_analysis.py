@@ -28,7 +28,7 @@ class Outcome:
     gold_rank: int | None  # best rank of a gold document in the ranked candidates, None if absent
     gold_in_context: bool  # a chunk of a gold document was among those given to the generator
     abstained: bool  # the generator said the documents do not contain the answer
-    answer_score: float | None  # similarity to the reference answer, None when there is no reference
+    answer_score: float | None  # similarity to the reference (1.0 when it quotes the evidence); None: no reference
     supported: bool  # every citation of the answer is supported by its quote
     error: str = ""
 
@@ -49,7 +49,8 @@ def classify(outcome: Outcome, min_answer_score: float = 0.6) -> tuple[str, str]
     if outcome.abstained:
         return GENERATION_FAILURE, "said 'not found' although the gold was in the context" if outcome.has_gold_documents else "said 'not found'"
     if outcome.answer_score is not None and outcome.answer_score < min_answer_score:
-        return GENERATION_FAILURE, f"answer far from the reference (similarity {outcome.answer_score:.2f} < {min_answer_score:.2f})"
+        return GENERATION_FAILURE, (f"answer far from the reference (similarity {outcome.answer_score:.2f} < "
+                                    f"{min_answer_score:.2f}) and quotes no gold evidence")
     if not outcome.supported:
         return GENERATION_FAILURE, "answer not supported by its citations"
     return OK, "passed"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -20,9 +21,10 @@ with warnings.catch_warnings():
     from ragas.run_config import RunConfig
 
 NON_LLM_METRICS = (
-    "context_precision", "context_recall", "string_similarity", "rouge_l", "bleu", "semantic_similarity",
+    "context_precision", "context_recall", "string_similarity", "rouge_l", "bleu", "semantic_similarity", "evidence_match",
 )
 LLM_METRICS = ("faithfulness", "answer_relevancy", "llm_context_precision")
+_CITATION_MARKER = re.compile(r"\s*\[\d+\??\]")  # the [n] (or unsupported [n?]) markers answers carry
 # A retrieved chunk "contains" an evidence quote when the best-aligned window matches this closely.
 QUOTE_MATCH_THRESHOLD = 0.9
 
@@ -175,6 +177,10 @@ class AnswerScorer:
                 scores["context_recall"] = _clean(await self.context_recall.single_turn_ascore(sample))
             else:
                 scores["context_precision"] = scores["context_recall"] = 0.0
+            # Does the answer carry a supporting quote? An extractive answer that quotes the evidence is right even
+            # when its wording is far from a short paraphrased reference (low semantic similarity).
+            plain = _CITATION_MARKER.sub("", answer or "")
+            scores["evidence_match"] = 0.0 if abstained or not plain else max(quote_containment(e, plain) for e in evidence)
         if reference:
             # An abstention is scored as the empty answer: a "not found" sentence must not earn string overlap.
             response = "" if abstained else (answer or "")

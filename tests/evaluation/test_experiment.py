@@ -64,6 +64,7 @@ def test_small_grid_runs_end_to_end_and_is_stored(platform, corpus):
         assert first["answer"] and first["gold_rank"] == 1
         assert any(c["gold"] and c["in_context"] for c in first["retrieved"])
         assert first["metrics"]["context_recall"] == 1.0 and first["metrics"]["semantic_similarity"] > 0.5
+        assert 0.0 <= first["metrics"]["evidence_match"] <= 1.0
         assert results["q4"]["metrics"]["recall@k"] is None
         assert results["q4"]["failure_class"] in ("ok", "generation_failure")
     board = leaderboard.leaderboard(platform.store, gold_set="small-gold", sort_by="pass_rate")

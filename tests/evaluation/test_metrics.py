@@ -130,3 +130,11 @@ def test_at_k_metrics_score_the_context_not_the_deeper_ranking():
     assert scores["ndcg@10"] == pytest.approx(1 / math.log2(4))
     scores = retrieval_scores({7: 1, 9: 1}, [7, 1, 9], k=2, context=[7, 1])
     assert scores["recall@k"] == 0.5 and scores["precision@k"] == 0.5 and scores["hit_rate@k"] == 1.0
+
+
+def test_evidence_match_is_the_best_quote_alignment_in_the_answer(scorer):
+    evidence = ["Refunds take 10 days.", "Chargebacks within 120 days."]
+    s = scorer.score("q", "Intro. Refunds take 10 days [1].", "A refund takes ten days.", [], evidence)
+    assert s["evidence_match"] == 1.0
+    assert scorer.score("q", "The documents do not say.", "x", [], evidence, abstained=True)["evidence_match"] == 0.0
+    assert scorer.score("q", "answer", "ref", [], [])["evidence_match"] is None
