@@ -115,3 +115,15 @@ def test_beir_import_uses_the_shared_loader(tmp_path):
     assert [(i.id, i.question, i.relevant) for i in gold.items] == [("1", "what is alpha?", {"d1": 1})]  # grade 0 is not relevant
     with pytest.raises(InputError, match="qrels"):
         goldsets.beir_goldset(root, "dev", "beir-tiny")
+
+
+def test_synthetic_sets_need_an_llm_and_say_so(settings):
+    from types import SimpleNamespace
+
+    from backend.evaluation.synthetic import synthetic_goldset, synthetic_unavailable_reason
+
+    reason = synthetic_unavailable_reason(settings)
+    assert reason.startswith("unavailable") and "GROUNDWORK_EVAL_JUDGE_MODEL" in reason
+    with pytest.raises(InputError, match="synthetic gold set unavailable"):
+        synthetic_goldset(SimpleNamespace(settings=settings), "demo", "syn")
+    assert synthetic_unavailable_reason(settings.model_copy(update={"eval_judge_model": "qwen2.5"})) == ""
