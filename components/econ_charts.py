@@ -9,7 +9,9 @@ import plotly.graph_objects as go
 
 from backend.economics.capacity import Constraint, StageLatency
 from backend.economics.cost_model import CostBreakdown
+from components.econ_common import share_of_limit
 
+CONSTRAINT_AXIS_MAX = 300  # percent of a limit: further than this a bar only says "far over"
 STAGE_COLOURS = {"embed": "#4C78A8", "search": "#72B7B2", "rerank": "#EECA3B", "other": "#BAB0AC", "prefill": "#F58518", "decode": "#E45756"}
 
 
@@ -58,8 +60,11 @@ def constraint_figure(constraints: list[Constraint]) -> go.Figure:
     names = [c.name for c in constraints]
     ratios = [c.ratio * 100 for c in constraints]
     colours = ["#E45756" if r > 100 else "#F58518" if r > 85 else "#54A24B" for r in ratios]
-    fig = go.Figure(go.Bar(x=ratios, y=names, orientation="h", marker_color=colours,
-                           text=[f"{r:,.0f}%" for r in ratios], textposition="auto"))
+    # bars stop at 3x the limit so the ones within it stay readable; the label keeps the real share
+    fig = go.Figure(go.Bar(x=[min(r, CONSTRAINT_AXIS_MAX) for r in ratios], y=names, orientation="h",
+                           marker_color=colours, text=[share_of_limit(c.ratio) for c in constraints],
+                           textposition="auto"))
+    fig.update_xaxes(range=[0, min(max(ratios + [100]) * 1.05, CONSTRAINT_AXIS_MAX * 1.05)])
     fig.add_vline(x=100, line_color="black", line_dash="dash", annotation_text="limit")
     fig.update_layout(title="How much of each limit the plan uses", xaxis_title="% of limit")
     return _layout(fig, 260)

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.economics.catalog import Catalog, load_catalog, restore_backup
-from backend.economics.cost_model import CostLine
+from backend.economics.cost_model import CostLine, compact, usd
 from backend.models import GroundworkError
 from backend.settings import get_settings
 
@@ -92,6 +92,16 @@ def show_formulas(lines: list[CostLine] | dict[str, str], title: str = "Formulas
     with st.expander(title, icon=":material/function:"):
         items = lines.items() if isinstance(lines, dict) else ((line.name, line.formula) for line in lines)
         st.markdown("\n".join(f"- **{name}**: `{formula}`" for name, formula in items))
+
+
+def usd_tile(amount: float) -> str:
+    """Dollars that fit a metric tile in a five-column row at 1400 px: $16.2M rather than a truncated $16,15…"""
+    return f"${compact(amount)}" if abs(amount) >= 100_000 else usd(amount)
+
+
+def share_of_limit(ratio: float) -> str:
+    """How much of a limit is used: 85%, 340%, then 28,023× once a percentage stops being readable."""
+    return f"{ratio:.0%}" if ratio < 10 else f"{ratio:,.0f}×"
 
 
 def cost_table(lines: list[CostLine]) -> pd.DataFrame:

@@ -5,7 +5,9 @@ from backend.economics.capacity import CapacityInputs, measured_stage_p95, plan_
 from backend.economics.cost_model import RequestProfile, measured_cache_hit_rate, usd
 from backend.models import GroundworkError
 from components.econ_charts import constraint_figure, latency_budget_figure
-from components.econ_common import catalog_or_stop, measured_figures, provenance_caption, show_formulas
+from components.econ_common import (
+    catalog_or_stop, measured_figures, provenance_caption, share_of_limit, show_formulas, usd_tile,
+)
 
 st.title("Capacity planner")
 st.caption("Design backwards from three numbers: peak QPS, the p95 latency SLO and the monthly cost ceiling.")
@@ -71,19 +73,20 @@ except GroundworkError as exc:
 binding = plan.binding
 relax = "\n".join(f"- {option}" for option in binding.relax)
 if plan.feasible:
-    st.success(f"**The plan fits.** Tightest constraint: **{binding.name}** at {binding.ratio:.0%} of its limit. "
+    st.success(f"**The plan fits.** Tightest constraint: **{binding.name}** at {share_of_limit(binding.ratio)} of its limit. "
                f"What would relax it:\n{relax}", icon=":material/check_circle:")
 else:
-    st.warning(f"**The plan does not fit: the {binding.name} binds** ({binding.ratio:.0%} of its limit). "
+    st.warning(f"**The plan does not fit: the {binding.name} binds** ({share_of_limit(binding.ratio)} of its limit). "
              f"What would relax it:\n{relax}", icon=":material/block:")
 
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("GPU replicas", plan.replicas, help=plan.formulas["replicas"], border=True)
+m1.metric("GPU replicas", f"{plan.replicas:,}", help=plan.formulas["replicas"], border=True)
 m2.metric("Requests in flight at peak", f"{plan.concurrency:,.1f}", help=plan.formulas["concurrency"], border=True)
-m3.metric("Monthly cost", usd(plan.monthly_cost_usd), help=plan.formulas["monthly cost"], border=True)
+m3.metric("Monthly cost", usd_tile(plan.monthly_cost_usd), help=f"{plan.formulas['monthly cost']} ({usd(plan.monthly_cost_usd)})",
+          border=True)
 m4.metric("p95 latency", f"{plan.total_latency_ms:,.0f} ms", help=plan.formulas["p95 latency"], border=True)
-st.caption(f"Replicas are set by {plan.replicas_driver}: {plan.replicas_for_concurrency} for concurrency, "
-           f"{plan.replicas_for_throughput} for token throughput; one replica takes {plan.per_replica_qps:,.2f} "
+st.caption(f"Replicas are set by {plan.replicas_driver}: {plan.replicas_for_concurrency:,} for concurrency, "
+           f"{plan.replicas_for_throughput:,} for token throughput; one replica takes {plan.per_replica_qps:,.2f} "
            f"uncached QPS at {utilisation:.0%}.")
 
 if reranker is not None:
@@ -100,5 +103,5 @@ right.plotly_chart(constraint_figure(plan.constraints), key="cp_constraints")
 show_formulas(plan.formulas, "Formulas behind every figure")
 with st.expander("Tables", icon=":material/table:"):
     st.dataframe([{"stage": s.stage, "p95 ms": round(s.ms, 1), "source": s.source} for s in plan.latency], hide_index=True)
-    st.dataframe([{"constraint": c.name, "used": round(c.used, 2), "limit": c.limit, "share": f"{c.ratio:.0%}"}
+    st.dataframe([{"constraint": c.name, "used": round(c.used, 2), "limit": c.limit, "share": share_of_limit(c.ratio)}
                   for c in plan.constraints], hide_index=True)

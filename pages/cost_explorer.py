@@ -9,7 +9,9 @@ from backend.economics.cost_model import (
 from backend.models import GroundworkError
 from components.econ_catalog_editor import catalog_editor
 from components.econ_charts import cost_stack_figure, volume_cost_figure
-from components.econ_common import catalog_or_stop, catalog_path, cost_table, measured_figures, provenance_caption, show_formulas
+from components.econ_common import (
+    catalog_or_stop, catalog_path, cost_table, measured_figures, provenance_caption, show_formulas, usd_tile,
+)
 
 st.title("Cost explorer")
 st.caption("What one request costs, what a month costs at your volume, and the volume where self-hosting breaks even.")
@@ -73,11 +75,13 @@ with explore_tab:
                            f"${llm.output_per_m:,.2f}/1M = {usd(per_request)}")
     m1, m2, m3, m4, m5 = st.columns(5)
     m1.metric("LLM cost per request", usd(per_request), help=per_request_formula, border=True)
-    m2.metric("Monthly on the API", usd(api.total), help=" + ".join(usd(line.usd) for line in api.lines), border=True)
-    m3.metric("Monthly self-hosted", usd(hosted.total), help=hosted.lines[0].formula, border=True)
+    m2.metric("Monthly on the API", usd_tile(api.total), help=" + ".join(usd(line.usd) for line in api.lines)
+              + f" = {usd(api.total)}", border=True)
+    m3.metric("Monthly self-hosted", usd_tile(hosted.total), help=f"{hosted.lines[0].formula}; in all {usd(hosted.total)}",
+              border=True)
     m4.metric("Break-even volume", f"{compact(even.sustained_volume)}/mo" if even.sustained_volume else "never",
               help=even.formula, border=True)
-    m5.metric("Cache savings", usd(saved.usd), help=saved.formula, border=True)
+    m5.metric("Cache savings", usd_tile(saved.usd), help=saved.formula, border=True)
     st.caption(f"Input tokens per request: {profile.tokens_in_formula}. Cache hit rate {cache_hit:.0%}.")
     if use_measured and (measured.tokens or {}).get("cost_mean_usd"):
         st.caption(f"Traced requests recorded {usd(measured.tokens['cost_mean_usd'])} each on average "

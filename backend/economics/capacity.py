@@ -8,6 +8,8 @@ from backend.economics.catalog import Gpu, Reranker
 from backend.economics.cost_model import HOURS_PER_MONTH, usd
 from backend.models import InputError
 
+# The highest cache hit rate the planner offers as a way out (and the highest its pages take as input).
+MAX_CACHE_HIT_RATE = 0.95
 STAGES = ("embed", "search", "rerank", "other", "prefill", "decode")
 # Words in traced span names that map onto the planner's stages (names differ between pipelines).
 _STAGE_KEYWORDS = {
@@ -207,7 +209,8 @@ def _per_replica_qps(inputs: CapacityInputs, llm_seconds: float) -> float:
 
 def _hit_rate_needed(inputs: CapacityInputs, max_llm_qps: float) -> str | None:
     needed = 1 - max_llm_qps / inputs.peak_qps
-    if needed <= inputs.cache_hit_rate or needed >= 1:
+    # past what a semantic cache realistically serves (the pages cap the input there too) it is no way out
+    if needed <= inputs.cache_hit_rate or needed > MAX_CACHE_HIT_RATE:
         return None
     return f"raise the cache hit rate to {needed:.0%}"
 
@@ -236,7 +239,7 @@ def _relax_cost(inputs: CapacityInputs, replicas: int, gpu_month: float, per_rep
     options = [f"raise the ceiling to {usd(needed)} a month"] if needed > inputs.cost_ceiling_usd else []
     if affordable >= 1:
         max_qps = affordable * per_replica_qps / (1 - inputs.cache_hit_rate)
-        options.append(f"keep peak load at or below {max_qps:,.1f} QPS ({affordable} affordable GPUs)")
+        options.append(f"keep peak load at or below {max_qps:,.1f} QPS ({affordable:,} affordable GPUs)")
         hit = _hit_rate_needed(inputs, affordable * per_replica_qps)
         if hit:
             options.append(hit)
@@ -246,7 +249,7 @@ def _relax_cost(inputs: CapacityInputs, replicas: int, gpu_month: float, per_rep
 
 def _relax_throughput(inputs: CapacityInputs, replicas: int, per_replica_qps: float) -> list[str]:
     max_qps = inputs.gpus_available * per_replica_qps / (1 - inputs.cache_hit_rate)
-    options = [f"get {replicas} GPUs (have {inputs.gpus_available})"] if replicas > inputs.gpus_available else []
+    options = [f"get {replicas:,} GPUs (have {inputs.gpus_available:,})"] if replicas > inputs.gpus_available else []
     options.append(f"keep peak load at or below {max_qps:,.1f} QPS")
     hit = _hit_rate_needed(inputs, inputs.gpus_available * per_replica_qps)
     if hit:

@@ -63,6 +63,15 @@ def test_a_low_ceiling_binds_cost_and_says_what_relaxes_it():
     assert "raise the cache hit rate to 25%" in relax
 
 
+def test_an_extreme_peak_never_suggests_an_unreachable_cache_hit_rate():
+    plan = plan_capacity(inputs(peak_qps=1_000_000))
+    relax = plan.binding.relax
+    assert relax[0] == "get 800,000 GPUs (have 8)"  # 1e6 QPS / 1.25 per replica
+    assert not any("cache hit rate" in option for option in relax)  # 99.999% is no way out
+    # a need within reach is still offered: 8 GPUs take 10 QPS, so 12 QPS needs 17% of it from the cache
+    assert "raise the cache hit rate to 17%" in plan_capacity(inputs(peak_qps=12)).binding.relax
+
+
 def test_a_tight_slo_binds_latency():
     plan = plan_capacity(inputs(slo_p95_ms=4000))
     assert not plan.feasible and plan.binding.name == "latency SLO"

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.pages.conftest import metrics, open_page, run
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
 
@@ -28,20 +30,12 @@ def pricing(data_dir, tmp_path, monkeypatch):
 
 
 def run_page(name: str) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT).run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
-
-
-def metrics(app: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in app.metric}
+    return open_page(name, timeout=TIMEOUT)
 
 
 def click(app: AppTest, label: str) -> AppTest:
     next(b for b in app.button if b.label == label).click()
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+    return run(app)
 
 
 def test_cost_explorer_figures_and_volume(pricing):
@@ -108,6 +102,25 @@ def test_capacity_planner_names_the_binding_constraint(pricing):
     assert any("The reranker fits the latency budget" in i.value for i in app.info)  # 5,288 + 5 + 50 x 3 ms < 6 s
     app.number_input(key="cp_slo").set_value(5400).run()
     assert any("The reranker does not fit" in w.value and "at most 35 candidates" in w.value for w in app.warning)
+
+
+def test_huge_figures_fit_their_tiles_and_shares_stay_readable(pricing):
+    app = run_page("cost_explorer")
+    app.number_input(key="ce_volume").set_value(10_000_000_000).run()
+    shown = metrics(app)
+    assert shown["Monthly on the API"] == "$45M"  # 1e10 x $0.0045 + $10k embeddings + $70: not "$45,010,…"
+    assert all(len(value) <= 9 for value in shown.values()), shown
+
+    app = run_page("capacity_planner")
+    app.number_input(key="cp_qps").set_value(1_000_000.0).run()
+    shown = metrics(app)
+    # 1e6 QPS / (70% / (1,000/4,000 + 200/1,200) s per request on the L4) = 595,238.1 -> 595,239 replicas
+    assert shown["GPU replicas"] == "595,239" and shown["Monthly cost"] == "$348M"  # x $584.00 a month
+    warning = next(w.value for w in app.warning if "does not fit" in w.value)
+    assert "74,405× of its limit" in warning and "get 595,239 GPUs (have 8)" in warning  # 595,238.1 / 8
+    assert "cache hit rate" not in warning  # 99.999% would be needed: not a way out
+    bars = app.get("plotly_chart")[1].proto.spec
+    assert "74,405×" in bars and "7440476" not in bars  # the bar is clipped at 300%, its label is not
 
 
 def test_capacity_planner_uses_measured_traces(pricing, settings):
