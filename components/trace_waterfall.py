@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 KIND_COLOURS = {
     "CHAIN": "#6c8ebf", "GUARDRAIL": "#9673a6", "EMBEDDING": "#d79b00", "RETRIEVER": "#82b366",
-    "RERANKER": "#5fa39a", "LLM": "#b85450",
+    "RERANKER": "#5fa39a", "LLM": "#4b6cb7",  # never a red: red is for spans that failed
 }
 ERROR_COLOUR = "#d62728"
 

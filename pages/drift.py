@@ -50,7 +50,11 @@ st.markdown(
     f"reference {report.reference[0]:{fmt}} → {report.reference[1]:{fmt}} ({report.n_reference:,} requests) · "
     f"current {report.current[0]:{fmt}} → {report.current[1]:{fmt}} ({report.n_current:,} requests) · UTC"
 )
-if report.status == "insufficient":
+if current_n and report.n_reference == 0:
+    st.warning(f"Only {report.n_current:,} requests are recorded, all of them in the current window (last "
+               f"{current_n:,}): the reference window is empty. Lower **Current: last N requests** below "
+               f"{report.n_current:,} so that the requests before them form the reference.", icon=":material/tune:")
+elif report.status == "insufficient":
     st.info(
         f"Each window needs at least {settings.drift_min_samples} requests before a signal gets a status. "
         "Replay traffic to fill them, e.g. `python -m backend simulate --questions data/traffic/baseline.txt "
@@ -104,7 +108,8 @@ if not report.topics:
     st.caption("None: every cluster of weakly supported questions is smaller than two, or there is none.")
 for number, topic in enumerate(report.topics, start=1):
     score = f"{topic.mean_top_score:.3f}" if topic.mean_top_score is not None else "–"
+    reference = f"reference {pct(topic.share_reference)}" if report.n_reference else "no reference window"
     with st.expander(f"Topic {number}: {topic.size} questions · {pct(topic.share_current)} of current traffic "
-                     f"(reference {pct(topic.share_reference)}) · mean relevance {score}", expanded=number == 1):
+                     f"({reference}) · mean relevance {score}", expanded=number == 1):
         for example in topic.examples:
             st.markdown(f"- {example}")

@@ -5,38 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from tests.observability.scripted import scripted_request
+from tests.pages.conftest import open_page as run_page
+from tests.pages.conftest import texts
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT = 120
-
-
-@pytest.fixture
-def platform(data_dir):
-    """The pages' own cached platform, on this test's data dir (AppTest runs pages in this process)."""
-    from components.platform import get_platform
-
-    get_platform.clear()
-    instance = get_platform()
-    yield instance
-    instance.close()
-    get_platform.clear()
-
-
-def run_page(name: str, query: dict | None = None) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
-    for key, value in (query or {}).items():
-        app.query_params[key] = value
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
-
-
-def texts(app: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error") for e in app.get(kind)]
-    return "\n".join(str(p) for p in parts)
 
 
 def _traffic(platform, n: int = 12):
@@ -107,6 +81,11 @@ def test_drift_page_waits_for_data_then_flags_a_planted_shift(platform):
     app = run_page("drift")  # by time: everything is in the current window, the reference is empty
     assert "insufficient" in texts(app)
     app.radio(key="drift_by").set_value("by request count").run()
+    # the default 200 + 200 is more than the 120 recorded: say so, and no topic claims a 0% reference share
+    warning = " ".join(w.value for w in app.warning)
+    assert "Only 120 requests are recorded" in warning and "Lower **Current: last N requests**" in warning
+    topics = [e.label for e in app.expander if e.label.startswith("Topic")]
+    assert topics and all("(no reference window)" in label for label in topics), topics
     app.number_input(key="drift_current_n").set_value(60).run()
     app.number_input(key="drift_reference_n").set_value(60).run()
     assert not app.exception
