@@ -132,3 +132,18 @@ def wait_for_app(tab, timeout_ms: int = 60_000) -> None:
     tab.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms
     )
+
+
+def open_page(tab, app_url: str, path: str, nav_label: str) -> None:
+    """The app first (a deep link into a fresh server would skip app.py's navigation), then the page by its URL."""
+    tab.goto(app_url)
+    wait_for_app(tab)
+    tab.goto(f"{app_url}/{path}")
+    wait_for_app(tab)
+    tab.get_by_test_id("stSidebarNav").get_by_text(nav_label).wait_for()
+
+
+def assert_no_exception(tab) -> None:
+    """No Streamlit exception box on the page; its text in the failure message when there is one."""
+    boxes = tab.locator("[data-testid='stException']")
+    assert boxes.count() == 0, boxes.first.inner_text()[:300]

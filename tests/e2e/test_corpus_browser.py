@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import assert_no_exception, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,7 @@ def test_upload_find_open_and_delete(page, app_url):
     _settle(page)
     page.get_by_text("2 ingested · 1 failed").wait_for()
     page.get_by_text("broken.pdf: is a corrupt or unreadable PDF").wait_for()
-    assert page.locator("[data-testid='stException']").count() == 0
+    assert_no_exception(page)
 
     page.goto(f"{app_url}/corpus_documents")
     _settle(page)
@@ -64,4 +64,4 @@ def test_upload_find_open_and_delete(page, app_url):
     _settle(page)
     page.get_by_text("Deleted “Heron Migration Notes” and its").wait_for()
     page.get_by_text("No document matches these filters.").wait_for()
-    assert page.locator("[data-testid='stException']").count() == 0
+    assert_no_exception(page)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import assert_no_exception, open_page, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -15,19 +15,14 @@ def _answer(page, label: str, value: str) -> None:
 
 
 def test_wizard_walks_to_an_exported_report(page, app_url):
-    # Open the app first: a deep link into a fresh server would run the page without app.py's navigation.
-    page.goto(app_url)
-    wait_for_app(page)
-    page.goto(f"{app_url}/decision_wizard")
-    wait_for_app(page)
-    page.get_by_test_id("stSidebarNav").get_by_text("RAG or fine-tuning?").wait_for()
+    open_page(page, app_url, "decision_wizard", "RAG or fine-tuning?")
     page.get_by_text("Answer the questions and press").wait_for()
 
     # A unit nobody plans in gets a message naming the field, not a stack trace.
     _answer(page, "5. What latency is required?", "2 fortnights")
     page.get_by_role("button", name="Analyse").click()
     page.get_by_text("latency requirement: unknown unit 'fortnights'").wait_for()
-    assert page.locator("[data-testid='stException']").count() == 0
+    assert_no_exception(page)
 
     # The example: weekly changes, citations, style on top of knowledge, 200 examples, 2 s.
     _answer(page, "1. How often does the knowledge change?", "weekly")
@@ -39,7 +34,7 @@ def test_wizard_walks_to_an_exported_report(page, app_url):
     wait_for_app(page)
     page.get_by_text("Hybrid: RAG + a LoRA adapter").first.wait_for()
     page.get_by_text("Cost projections at 100,000 queries a month").wait_for()
-    assert page.locator("[data-testid='stException']").count() == 0
+    assert_no_exception(page)
 
     with page.expect_download() as markdown_download:
         page.get_by_role("button", name="Download Markdown").click()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import assert_no_exception, open_page, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -12,33 +12,21 @@ pytestmark = pytest.mark.e2e
 QUESTION = "How long does a customer have to report a card payment they did not make?"
 
 
-def _open(page, app_url: str, path: str, nav_label: str) -> None:
-    page.goto(app_url)  # the app first: a deep link into a fresh server would skip app.py's navigation
-    wait_for_app(page)
-    page.goto(f"{app_url}/{path}")
-    wait_for_app(page)
-    page.get_by_test_id("stSidebarNav").get_by_text(nav_label).wait_for()
-
-
-def _no_exception(page) -> None:
-    assert page.locator("[data-testid='stException']").count() == 0
-
-
 def test_a_chat_question_becomes_a_trace_with_a_waterfall(page, app_url):
-    _open(page, app_url, "chat", "Chat")
+    open_page(page, app_url, "chat", "Chat")
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(QUESTION)
     box.press("Enter")
     wait_for_app(page, timeout_ms=300_000)
     page.get_by_test_id("stChatMessage").nth(1).wait_for(timeout=300_000)  # the question and its answer
-    _no_exception(page)
+    assert_no_exception(page)
 
     # Spans are written off the request thread, and the hot path may still be finishing (memory, cache)
     # after the last words were streamed: reload until the trace is there, as an operator would.
     search = page.get_by_role("textbox", name="Question, answer or trace id contains")
     for _ in range(30):
-        _open(page, app_url, "trace_explorer", "Trace explorer")
-        _no_exception(page)
+        open_page(page, app_url, "trace_explorer", "Trace explorer")
+        assert_no_exception(page)
         if search.count():
             break
         page.wait_for_timeout(2000)
@@ -54,4 +42,4 @@ def test_a_chat_question_becomes_a_trace_with_a_waterfall(page, app_url):
     assert waterfall.locator("rect, path.point, g.point").count() >= 6  # one bar per span
     page.locator("blockquote", has_text=QUESTION).wait_for()  # the redacted question, shown with the trace
     page.get_by_text("Retrieved chunks").wait_for()
-    _no_exception(page)
+    assert_no_exception(page)

@@ -1,66 +1,22 @@
 """Documents page (AppTest): filters, sort and paging, the document view and its actions, behind confirmation dialogs."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from backend.platform import Platform
-from backend.settings import Settings, get_settings
-from tests.test_corpus_views import _doc, build_corpus
+from tests.pages.conftest import page_corpus, pages_on, run
+from tests.test_corpus_views import _doc
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "corpus_documents.py")
 
 
-def _use_data_dir(monkeypatch, path: Path) -> None:
-    monkeypatch.setenv("GROUNDWORK_DATA_DIR", str(path))
-    get_settings.cache_clear()
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-def _release() -> None:
-    from components.platform import get_platform
-
-    try:
-        get_platform().close()  # the page's cached Platform holds the DuckDB file open
-    finally:
-        st.cache_resource.clear()
-        get_settings.cache_clear()
-
-
-@contextmanager
-def pages_on(monkeypatch, data_dir: Path):
-    """Pages opened inside the block use this data dir; their cached Platform is closed after it."""
-    _use_data_dir(monkeypatch, data_dir)
-    try:
-        yield
-    finally:
-        _release()
-
-
-def page_corpus(tmp_path_factory, name: str):
-    """A module's read-only corpus (build_corpus) that the pages open through GROUNDWORK_DATA_DIR; yields title -> id."""
-    path = tmp_path_factory.mktemp(name)
-    with Platform(Settings(data_dir=path)) as platform:
-        ids = build_corpus(platform)
-    with pytest.MonkeyPatch.context() as monkeypatch, pages_on(monkeypatch, path):
-        yield ids
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     yield from page_corpus(tmp_path_factory, "corpus-documents-page")
-
-
-def run(app: AppTest) -> AppTest:
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
 
 
 def click(app: AppTest, key: str) -> AppTest:

@@ -7,7 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from backend.platform import Platform
-from tests.pages.test_corpus_documents import click, page_corpus, pages_on, run
+from tests.pages.conftest import page_corpus, pages_on, run
+from tests.pages.test_corpus_documents import click
 from tests.test_corpus_views import _doc
 
 ROOT = Path(__file__).resolve().parents[2]

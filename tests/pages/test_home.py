@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from backend.platform import Platform
+from tests.pages.conftest import metrics
 from tests.store.corpus_fixtures import write_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,10 +24,6 @@ def fresh_platform_cache():
         get_platform().close()  # the page's cached Platform holds this test's DuckDB file open
     finally:
         st.cache_resource.clear()
-
-
-def metrics(app: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in app.metric}
 
 
 def test_home_shows_what_is_indexed(settings, tmp_path):
