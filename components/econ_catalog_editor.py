@@ -29,6 +29,15 @@ def _column_config(model) -> dict:
     return config
 
 
+def _not_saved(message: str) -> str:
+    """The one-line validation message as a list, one problem (row and field) per line, so several can be read."""
+    head, _, problems = message.partition(": ")
+    parts = problems.split("; ")
+    if not head.startswith("pricing catalog") or len(parts) < 2:
+        return f"Not saved: {message}"
+    return f"Not saved: {len(parts)} problems in the {head}:\n" + "\n".join(f"- {part}" for part in parts)
+
+
 def catalog_editor(catalog: Catalog, path: Path) -> None:
     """One table per section; 'Validate and save' checks every row and writes only a catalog that loads."""
     generation = st.session_state.get(_GENERATION, 0)
@@ -51,7 +60,7 @@ def catalog_editor(catalog: Catalog, path: Path) -> None:
             updated = catalog_from_sections({s: frame.to_dict("records") for s, frame in edited.items()}, base=catalog)
             backup = save_catalog(updated, path)
         except GroundworkError as exc:
-            st.error(f"Not saved: {exc}")
+            st.error(_not_saved(str(exc)), icon=":material/error:")
         except OSError as exc:
             st.error(f"Not saved: cannot write {path}: {exc}")
         else:

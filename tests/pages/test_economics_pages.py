@@ -73,6 +73,19 @@ def test_catalog_editor_validates_before_saving(pricing):
     assert metrics(app)["LLM cost per request"] == "$0.005"  # 1,000 x $3/1M + 200 x $10/1M
 
 
+def test_catalog_editor_lists_each_problem_of_an_added_row(pricing):
+    before = pricing.read_text()
+    app = run_page("cost_explorer")
+    app.session_state["catalog_llm_apis_0"] = {"edited_rows": {}, "deleted_rows": [], "added_rows": [
+        {"name": "", "input_per_m": -3.0, "output_per_m": 1.0, "source": "", "date": "yesterday"}]}
+    click(app, "Validate and save")
+    message = app.error[0].value
+    assert message.startswith("Not saved: 4 problems in the pricing catalog (edited):\n")
+    assert "\n- llm_apis row 4: field name: Field required" in message
+    assert "\n- llm_apis row 4: field input_per_m: Input should be greater than or equal to 0" in message
+    assert pricing.read_text() == before
+
+
 def test_malformed_catalog_is_a_message_not_a_stack_trace(pricing):
     pricing.write_text("llm_apis:\n  - name: broken\n    input_per_m: lots\n")
     for page in ("cost_explorer", "capacity_planner", "decision_wizard"):
