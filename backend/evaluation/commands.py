@@ -67,6 +67,8 @@ def _progress_printer(stream):
     def show(progress) -> None:
         key = (progress.run_number, progress.phase)
         step = max(1, progress.total // 10)
+        if progress.phase == "finished":
+            return  # the last question's line already said n/n
         if progress.phase != "question" or progress.done in (0, progress.total) or progress.done % step == 0:
             if last.get(key) != progress.done:
                 last[key] = progress.done
@@ -110,17 +112,18 @@ def run_command(args) -> int:
         outcomes = run_experiment(platform, experiment, gold, progress=_progress_printer(sys.stderr))
     summaries = [{"run": o.run_id, "label": o.label, "resumed_from": o.resumed_from, "summary": o.summary} for o in outcomes]
     failures = check_gates(summaries, gates)
+    asked = len(gold.items[: experiment.limit] if experiment.limit else gold.items)
     if args.json:
-        print(json.dumps({"experiment": experiment.name, "gold_set": gold.name, "questions": len(gold.items[: experiment.limit] if experiment.limit else gold.items),
+        print(json.dumps({"experiment": experiment.name, "gold_set": gold.name, "questions": asked,
                           "runs": summaries, "gates_failed": failures}, default=str))
     else:
-        print(f"experiment {experiment.name}: gold set {gold.name!r} ({len(gold.items)} questions), {len(outcomes)} run(s)")
+        print(f"experiment {experiment.name}: gold set {gold.name!r}, {asked} of {len(gold.items)} questions, {len(outcomes)} run(s)")
         for entry in summaries:
             resumed = f" (resumed after {entry['resumed_from']})" if entry["resumed_from"] else ""
             print(f"  run {entry['run']:>4}  {entry['label']:<40} {_headline(entry['summary'].get('metrics', {}))}{resumed}")
         unavailable = outcomes[0].summary.get("unavailable", {}) if outcomes else {}
-        for name, reason in unavailable.items():
-            print(f"  {name}: {reason}")
+        for reason in sorted(set(unavailable.values())):
+            print(f"  {', '.join(n for n, why in unavailable.items() if why == reason)}: {reason}")
     for message in failures:
         print(f"below gate: {message}", file=sys.stderr)
     return 1 if failures else 0
