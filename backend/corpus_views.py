@@ -248,13 +248,56 @@ def diff_texts(old: str, new: str, old_label: str = "old", new_label: str = "new
     return VersionDiff("\n".join(lines), added, removed, round(similarity, 4))
 
 
-def version_diff(platform, document_id: int, old_version: int, new_version: int) -> VersionDiff:
-    return diff_texts(version_text(platform, document_id, old_version), version_text(platform, document_id, new_version),
-                      f"version {old_version}", f"version {new_version}")
+def version_diff(platform, document_id: int, old_version: int, new_version: int, masked: bool = True) -> VersionDiff:
+    """Line diff of two versions; with `masked`, of their texts with personal data masked (what the screen shows)."""
+    old, new = version_text(platform, document_id, old_version), version_text(platform, document_id, new_version)
+    if masked:
+        redactor = _redactor(platform.settings)
+        old, new = redactor(old), redactor(new)
+    return diff_texts(old, new, f"version {old_version}", f"version {new_version}")
 
 
-def preview_sections(document: Document, max_chars: int = 20_000) -> tuple[list[tuple[str, str]], bool]:
-    """(label, text) per section for a readable preview (label: page and heading path), and whether it was cut."""
+def _redactor(settings):
+    from backend.pii import get_redactor  # Presidio loads on first use, not on import
+
+    return get_redactor(settings)
+
+
+class PiiMasker:
+    """Personal data of one text found once (the platform's redactor), masked with the configured action
+    (settings.pii_action) in any slice of it: the preview's sections without analysing each one again."""
+
+    def __init__(self, settings, text: str):
+        self.text = text
+        self.redactor = _redactor(settings)
+        self.findings = _without_overlaps(self.redactor.analyze(text))
+
+    def piece(self, start: int, end: int) -> str:
+        from presidio_analyzer import RecognizerResult
+
+        piece = self.text[start:end]
+        inside = [RecognizerResult(f.entity_type, max(f.start, start) - start, min(f.end, end) - start, f.score)
+                  for f in self.findings if f.start < end and f.end > start]
+        if not inside:
+            return piece
+        return self.redactor.anonymizer.anonymize(text=piece, analyzer_results=inside,
+                                                  operators=self.redactor.operators).text
+
+
+def _without_overlaps(findings) -> list:
+    kept, end = [], -1
+    for finding in sorted(findings, key=lambda f: (f.start, -f.score, -(f.end - f.start))):
+        if finding.start >= end:  # Presidio can report overlapping spans; the first (best) one wins
+            kept.append(finding)
+            end = finding.end
+    return kept
+
+
+def preview_sections(document: Document, max_chars: int = 20_000,
+                     masker: "PiiMasker | None" = None) -> tuple[list[tuple[str, str]], bool]:
+    """(label, text) per section for a readable preview (label: page and heading path), and whether it was cut.
+
+    With a `masker` (built on this document's text) personal data in the bodies is masked."""
     text = document.text
     spans = [(s.start, s.end, s.page, s.heading_path) for s in document.sections if s.end > s.start]
     pieces: list[tuple[str, str]] = []
@@ -262,7 +305,7 @@ def preview_sections(document: Document, max_chars: int = 20_000) -> tuple[list[
     for start, end, page, heading_path in spans or [(0, len(text), None, ())]:
         if budget <= 0:
             return pieces, True
-        body = text[start:min(end, start + budget)]
+        body = masker.piece(start, min(end, start + budget)) if masker else text[start:min(end, start + budget)]
         budget -= end - start
         body = body.strip()
         if heading_path and body.startswith(heading_path[-1]):
@@ -279,11 +322,14 @@ def preview_sections(document: Document, max_chars: int = 20_000) -> tuple[list[
     return pieces, budget < 0
 
 
-def chunk_rows(platform, document_id: int) -> list[dict]:
+def chunk_rows(platform, document_id: int, masked: bool = True) -> list[dict]:
+    """The document's chunks; with `masked`, personal data in their texts is masked by the platform's redactor."""
+    chunks = platform.chunks(document_id)
+    redactor = _redactor(platform.settings) if masked and chunks else None
     return [
         {"#": c.ordinal + 1, "tokens": c.token_count, "page": c.page, "heading path": " › ".join(c.heading_path),
-         "characters": c.char_end - c.char_start, "text": c.text, "chunk id": c.id}
-        for c in platform.chunks(document_id)
+         "characters": c.char_end - c.char_start, "text": redactor(c.text) if redactor else c.text, "chunk id": c.id}
+        for c in chunks
     ]
 
 
@@ -309,12 +355,7 @@ def pii_report(settings, text: str, max_chars: int = 100_000) -> PiiReport:
     from backend.pii import get_redactor
 
     sample = text[:max_chars]
-    findings = sorted(get_redactor(settings).analyze(sample), key=lambda f: (f.start, -f.score, -(f.end - f.start)))
-    kept, end = [], -1
-    for finding in findings:  # Presidio can report overlapping spans; the first (best) one wins
-        if finding.start >= end:
-            kept.append(finding)
-            end = finding.end
+    kept = _without_overlaps(get_redactor(settings).analyze(sample))
     counts: dict[str, int] = {}
     segments: list[tuple[str, str | None]] = []
     position = 0

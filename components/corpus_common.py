@@ -63,13 +63,22 @@ def text_block(body_html: str, label: str = "") -> str:
 
 
 def human_bytes(size: int | None) -> str:
-    if size is None:
+    if size is None or size != size:  # None, or NaN from a pandas column
         return "—"
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
             return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
         size /= 1024
     return f"{size:,.1f} GB"
+
+
+CODE_LINE_PX, CODE_PADDING_PX = 21, 34
+
+
+def code_height(text: str, cap_px: int = 480) -> int | str:
+    """A code box as tall as its lines ("content") until that passes `cap_px`, then `cap_px` with a scrollbar."""
+    lines = text.count("\n") + 1
+    return "content" if CODE_PADDING_PX + CODE_LINE_PX * lines <= cap_px else cap_px
 
 
 def export_buttons(label: str, make: Callable[[str], bytes], file_stem: str, key: str, container=st,

@@ -10,7 +10,7 @@ from backend import corpus_views
 from backend.corpus_upload import describe
 from backend.models import GroundworkError
 from components.corpus_actions import ask, asked, close_document, confirm_delete_document, confirm_move_document
-from components.corpus_common import flash, human_bytes, status_badge, text_block
+from components.corpus_common import code_height, flash, human_bytes, status_badge, text_block
 
 VIEWS = ["Preview", "Chunks", "Versions", "Personal data", "Metadata"]
 ENTITY_COLOURS = "#f8d7da"
@@ -20,6 +20,23 @@ ENTITY_COLOURS = "#f8d7da"
 def _pii(_platform, document_id: int, content_hash: str) -> corpus_views.PiiReport:
     # keyed by the content hash: a new version is analysed again, the same one never twice
     return corpus_views.pii_report(_platform.settings, _platform.document(document_id).text)
+
+
+@st.cache_data(show_spinner="Masking personal data…", max_entries=64)
+def _masked_preview(_platform, document_id: int, content_hash: str) -> tuple[list[tuple[str, str]], bool]:
+    # personal data is masked on screen (issue 4): found once per document version, not on every rerun
+    doc = _platform.document(document_id)
+    return corpus_views.preview_sections(doc, masker=corpus_views.PiiMasker(_platform.settings, doc.text))
+
+
+@st.cache_data(show_spinner="Masking personal data…", max_entries=64)
+def _masked_chunks(_platform, document_id: int, content_hash: str) -> list[dict]:
+    return corpus_views.chunk_rows(_platform, document_id)
+
+
+@st.cache_data(show_spinner="Masking personal data…", max_entries=64)
+def _masked_diff(_platform, document_id: int, old: int, new: int) -> corpus_views.VersionDiff:
+    return corpus_views.version_diff(_platform, document_id, old, new)  # stored versions never change
 
 
 def render_document(platform, document_id: int) -> None:
@@ -49,9 +66,9 @@ def render_document(platform, document_id: int) -> None:
         _actions(platform, detail)
         view = st.segmented_control("Show", VIEWS, default="Preview", key="view", bind="query-params") or "Preview"
         if view == "Preview":
-            _preview(doc)
+            _preview(platform, doc)
         elif view == "Chunks":
-            _chunks(platform, doc.id)
+            _chunks(platform, doc)
         elif view == "Versions":
             _versions(platform, detail)
         elif view == "Personal data":
@@ -88,8 +105,8 @@ def _actions(platform, detail: corpus_views.DocumentDetail) -> None:
         st.rerun()
 
 
-def _preview(doc) -> None:
-    sections, cut = corpus_views.preview_sections(doc)
+def _preview(platform, doc) -> None:
+    sections, cut = _masked_preview(platform, doc.id, doc.content_hash)
     if not sections:
         st.caption("This version has no text.")
         return
@@ -98,8 +115,8 @@ def _preview(doc) -> None:
         st.caption(f"Preview cut at 20,000 of {len(doc.text):,} characters; export or open the source for the rest.")
 
 
-def _chunks(platform, document_id: int) -> None:
-    rows = corpus_views.chunk_rows(platform, document_id)
+def _chunks(platform, doc) -> None:
+    rows = _masked_chunks(platform, doc.id, doc.content_hash)
     if not rows:
         st.caption("No chunks: the document is deleted, or its text was empty.")
         return
@@ -127,12 +144,12 @@ def _versions(platform, detail: corpus_views.DocumentDetail) -> None:
     left, right = st.columns(2)
     old = left.selectbox("From version", numbers, index=len(numbers) - 2, key="diff_from")
     new = right.selectbox("To version", numbers, index=len(numbers) - 1, key="diff_to")
-    diff = corpus_views.version_diff(platform, detail.document.id, old, new)
+    diff = _masked_diff(platform, detail.document.id, old, new)
     if diff.identical:
         st.info(f"Versions {old} and {new} have the same text.")
         return
     st.markdown(f":green[+{diff.added} lines] · :red[−{diff.removed} lines] · {diff.similarity:.0%} of lines unchanged")
-    st.code(diff.unified, language="diff", height=480, wrap_lines=True)
+    st.code(diff.unified, language="diff", height=code_height(diff.unified), wrap_lines=True)
 
 
 def _pii_view(platform, detail: corpus_views.DocumentDetail) -> None:

@@ -162,3 +162,43 @@ def test_pager_walks_pages_and_resets_on_a_new_filter(settings, monkeypatch):
         app.text_input(key="docs_search").set_value("Note 1")
         run(app)
         assert table_titles(app) == [f"Note {n:02d}" for n in range(10, 20)] and not app.pagination
+
+
+def test_preview_chunks_and_diff_mask_personal_data(settings, monkeypatch):
+    # QA: the Personal data tab masked, but the preview, the chunk texts and the version diff showed it in clear
+    with Platform(settings) as platform:
+        platform.ingest_records("people", [_doc("desk.md", "Help desk", "Mail helpdesk@example.com for access.")])
+        platform.ingest_records("people", [_doc(
+            "desk.md", "Help desk",
+            "Mail helpdesk@example.com for access.\nUrgent: write to night.shift@example.com instead.")])
+        desk = platform.documents("people")[0]["id"]
+    with pages_on(monkeypatch, settings.data_dir):
+        app = AppTest.from_file(PAGE, default_timeout=180)
+        app.query_params["doc"] = str(desk)
+        run(app)
+        preview = " ".join(h.value for h in app.html)
+        assert "Mail" in preview and "@example.com" not in preview and "&lt;EMAIL_ADDRESS&gt;" in preview
+
+        app.button_group(key="view").set_value("Chunks")
+        run(app)
+        chunk_text = " ".join(app.dataframe[-1].value["text"])
+        assert "Urgent" in chunk_text and "@example.com" not in chunk_text
+
+        app.button_group(key="view").set_value("Versions")
+        run(app)
+        diff = next(c.value for c in app.code)
+        assert "+Urgent: write to <EMAIL_ADDRESS> instead." in diff and "@example.com" not in diff
+
+
+def test_small_sizes_read_in_bytes_and_a_short_diff_gets_a_short_box():
+    from components.corpus_common import code_height, human_bytes
+
+    assert human_bytes(80) == "80 B" and human_bytes(12_700) == "12.4 KB" and human_bytes(3_300_000) == "3.1 MB"
+    assert code_height("--- a\n+++ b\n@@ -1 +1 @@\n-old\n+new") == "content"
+    assert code_height("\n".join(["+line"] * 200)) == 480
+
+
+def test_documents_table_shows_sizes_in_units(corpus):
+    app = run(AppTest.from_file(PAGE, default_timeout=120))
+    sizes = list(app.dataframe[0].value["size_bytes"])
+    assert sizes and all(s.endswith((" B", " KB", " MB")) for s in sizes) and "0.0 KB" not in sizes
