@@ -47,8 +47,11 @@ def cost_figure(series: pd.DataFrame) -> go.Figure:
     figure.add_bar(x=series["bucket"], y=series["tokens_out"], name="tokens out", marker_color="#3182bd")
     figure.add_scatter(x=series["bucket"], y=series["cost_per_request_usd"], name="cost per request ($)",
                        yaxis="y2", mode="lines+markers", line=dict(color="#e6550d"))
+    top = float(series["cost_per_request_usd"].fillna(0).max()) if len(series) else 0.0
+    # an explicit range from $0: with every cost at $0 Plotly's own range put ticks up to 0.921 around nothing
+    cost_range = [0, top * 1.15] if top > 0 else [0, 0.01]
     figure.update_layout(barmode="stack", yaxis2=dict(overlaying="y", side="right", title="$ per request",
-                                                      rangemode="tozero", showgrid=False))
+                                                      range=cost_range, tickprefix="$", showgrid=False))
     return _layout(figure, "tokens")
 
 

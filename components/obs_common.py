@@ -20,6 +20,26 @@ def time_and_collection(store, key: str, default_range: str = "Last 7 days") -> 
     return RANGES[label], None if collection == ALL else collection
 
 
+OPERATIONS_TTL_S = 30
+
+
+@st.cache_data(ttl=OPERATIONS_TTL_S, max_entries=64, show_spinner=False)
+def _operations_data(_store, data_dir: str, days: float, collection: str | None) -> dict:
+    # keyed by the filters (and the data dir): flipping back and forth between ranges reruns no query
+    return {
+        "summary": queries.operations_summary(_store, days, collection),
+        "series": queries.requests_over_time(_store, days, collection),
+        "requests": queries.request_metrics(_store, days, collection),
+        "stages": queries.stage_latency_summary(_store, days, collection),
+        "daily": queries.requests_over_time(_store, max(days, 1), collection, bucket="day"),
+    }
+
+
+def operations_data(platform, days: float, collection: str | None) -> dict:
+    """Every query of the operations dashboard for one filter, cached for OPERATIONS_TTL_S seconds."""
+    return _operations_data(platform.store, str(platform.settings.data_dir), days, collection)
+
+
 def no_traces_yet() -> None:
     """The empty state of every operator page: how traces come to exist."""
     st.info(

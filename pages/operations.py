@@ -1,9 +1,8 @@
 """Operations: traffic, latency percentiles (end to end and per stage), tokens, cost, cache, error and quality rates."""
 import streamlit as st
 
-from backend.observability import queries
 from components.obs_charts import cost_figure, latency_figure, latency_histogram, requests_figure, stage_figure
-from components.obs_common import ms, operator_page, pct, table_expander, time_and_collection, usd
+from components.obs_common import ms, operations_data, operator_page, pct, table_expander, time_and_collection, usd
 
 platform = operator_page(
     "Operations",
@@ -12,7 +11,8 @@ platform = operator_page(
 store = platform.store
 
 days, collection = time_and_collection(store, "ops")
-summary = queries.operations_summary(store, days, collection)
+data = operations_data(platform, days, collection)
+summary = data["summary"]
 if summary["requests"] == 0:
     st.info("No requests in this time range for this collection: widen the range or pick another collection.",
             icon=":material/filter_alt_off:")
@@ -43,7 +43,7 @@ st.caption(
 )
 
 # --- charts, each with its table ------------------------------------------------------------------
-series = queries.requests_over_time(store, days, collection)
+series = data["series"]
 traffic_tab, stages_tab, cost_tab = st.tabs(["Traffic and latency", "Stages", "Tokens and cost"])
 with traffic_tab:
     left, right = st.columns(2)
@@ -54,11 +54,11 @@ with traffic_tab:
         st.markdown("**Latency percentiles over time**")
         st.plotly_chart(latency_figure(series), key="ops_latency")
     st.markdown("**Latency distribution**")
-    st.plotly_chart(latency_histogram(queries.request_metrics(store, days, collection)), key="ops_histogram")
+    st.plotly_chart(latency_histogram(data["requests"]), key="ops_histogram")
     table_expander(series, key="ops_series_table")
 
 with stages_tab:
-    stages = queries.stage_latency_summary(store, days, collection)
+    stages = data["stages"]
     if stages.empty:
         st.info("No stage spans in this range.", icon=":material/info:")
     else:
@@ -71,7 +71,11 @@ with stages_tab:
 with cost_tab:
     st.markdown("**Tokens per period and cost per request**")
     st.plotly_chart(cost_figure(series), key="ops_cost")
-    daily = queries.requests_over_time(store, max(days, 1), collection, bucket="day")
+    if not series["cost_per_request_usd"].fillna(0).any():
+        st.caption(":material/info: Every request in this range cost $0: the extractive generator has no per-token "
+                   "price, so tokens are counted but not charged. An LLM generator with a price in the pricing "
+                   "catalog shows its cost here.")
+    daily = data["daily"]
     table_expander(daily[["bucket", "requests", "tokens_in", "tokens_out", "cost_usd", "cost_per_request_usd",
                           "tokens_per_request", "cache_hits"]], label="Per day", key="ops_daily_table")
 

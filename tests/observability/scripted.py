@@ -15,6 +15,7 @@ def scripted_request(
     cache_hit: bool = False,
     tokens_in: int = 120,
     pii_hits: int = 0,
+    cost_usd: float | None = None,
 ) -> str:
     """The hot path's shape: a root span and one child per stage, stages nested only under the root."""
     with tracer.request("rag.ask", question=question, collection=collection, tenant="default") as root:
@@ -24,7 +25,7 @@ def scripted_request(
                     if stage == "redact":
                         span.set(pii_hits=pii_hits)
                     if stage == "generate":
-                        span.set(tokens_in=tokens_in, tokens_out=30, model="extractive", cost_usd=tokens_in * 5e-6)
+                        span.set(tokens_in=tokens_in, tokens_out=30, model="extractive", cost_usd=tokens_in * 5e-6 if cost_usd is None else cost_usd)
                     if stage == fail_stage:
                         raise RuntimeError(f"{stage} broke")
             except RuntimeError:

@@ -94,3 +94,31 @@ def test_drift_page_waits_for_data_then_flags_a_planted_shift(platform):
     assert "Query embeddings (clusters)" in shown and "Emerging topics" in [h.value for h in app.subheader]
     assert len(app.get("plotly_chart")) >= 4
     assert any(word in shown.lower() for word in ("bitcoin", "crypto", "mortgage"))
+
+
+def test_operations_cost_axis_starts_at_zero_and_says_why_cost_is_zero(platform):
+    # QA: with every cost $0 (extractive generator) the "$ per request" axis showed ticks up to 0.921
+    for i in range(5):
+        scripted_request(platform.tracer, f"free question {i}", cost_usd=0.0)
+    platform.tracer.flush()
+    app = run_page("operations")
+    cost = next(c for c in app.get("plotly_chart") if "$ per request" in c.proto.spec)
+    axis = __import__("json").loads(cost.proto.spec)["layout"]["yaxis2"]
+    assert axis["range"][0] == 0 and axis["range"][1] <= 0.01
+    assert "extractive generator has no per-token price" in texts(app)
+
+
+def test_operations_reuses_query_results_for_filters_seen_before(platform, monkeypatch):
+    # QA: every time-range change ran every query again; results are cached per filter for a short while
+    from backend.observability import queries
+
+    _traffic(platform)
+    calls = []
+    real = queries.operations_summary
+    monkeypatch.setattr(queries, "operations_summary", lambda *a, **k: calls.append(a[1:]) or real(*a, **k))
+    app = run_page("operations")
+    app.selectbox(key="ops_range").set_value("Last 24 hours").run()
+    app.selectbox(key="ops_range").set_value("Last 7 days").run()
+    app.selectbox(key="ops_range").set_value("Last 24 hours").run()
+    assert not app.exception
+    assert sorted(calls, key=str) == sorted([(7.0, None), (1.0, None)], key=str)
