@@ -74,7 +74,7 @@ def _details(signal) -> str:
 
 
 summary = pd.DataFrame([{
-    "signal": s.label, "status": s.status, "PSI": s.statistic, "p-value": s.p_value,
+    "signal": s.label, "status": s.status + (f" ({s.reason})" if s.reason else ""), "PSI": s.statistic, "p-value": s.p_value,
     "reference n": s.n_reference, "current n": s.n_current, "details": _details(s),
 } for s in report.signals])
 with st.expander("All signals as a table", icon=":material/table:"):
@@ -85,7 +85,8 @@ for signal in report.signals:
         head, chart = st.columns([1, 2])
         with head:
             st.markdown(f"**{signal.label}**")
-            st.markdown(f":{STATUS_COLOURS[signal.status]}[{STATUS_ICONS[signal.status]} {signal.status}]")
+            st.markdown(f":{STATUS_COLOURS[signal.status]}[{STATUS_ICONS[signal.status]} {signal.status}]"
+                        + (f" · {signal.reason}" if signal.reason else ""))
             if signal.statistic is None:
                 st.caption(f"{signal.n_reference} reference / {signal.n_current} current samples: "
                            f"need {settings.drift_min_samples} each.")

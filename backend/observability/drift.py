@@ -136,6 +136,13 @@ def status_of(value: float | None, p_value: float | None, settings) -> str:
     return "ok"
 
 
+def status_reason(value: float | None, p_value: float | None, settings) -> str:
+    """Why a signal's status is not what its PSI alone suggests (empty when the PSI tells the whole story)."""
+    if value is None or p_value is None or p_value < settings.drift_p_value or value < settings.drift_warn:
+        return ""
+    return f"not significant (p={p_value:.2f})"  # a PSI past the line that sampling noise explains
+
+
 # --- the report ----------------------------------------------------------------------------------
 @dataclass
 class DriftSignal:
@@ -148,6 +155,7 @@ class DriftSignal:
     n_current: int
     details: dict = field(default_factory=dict)
     timeline: pd.DataFrame = field(default_factory=pd.DataFrame)  # bucket, statistic, n
+    reason: str = ""  # e.g. "not significant (p=0.55)" when a high PSI is still "ok"
 
 
 @dataclass
@@ -290,7 +298,8 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, settings, embedder=N
             value, p, details = test(ref, cur)
         timeline = _timeline(both, ref, values_of, lambda r, c: test(r, c)[0]) if len(ref) >= min_n else None
         signals.append(DriftSignal(name, label, value, p, status_of(value, p, settings), len(ref), len(cur), details,
-                                   timeline if timeline is not None else pd.DataFrame(columns=["bucket", "statistic", "n"])))
+                                   timeline if timeline is not None else pd.DataFrame(columns=["bucket", "statistic", "n"]),
+                                   status_reason(value, p, settings)))
     topics: list[EmergingTopic] = []
     if embedder is not None and store is not None:
         ref_q, cur_q = reference.dropna(subset=["question"]), current.dropna(subset=["question"])
@@ -309,7 +318,8 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, settings, embedder=N
                 lambda r, c: categorical_drift(r, c, k)[0],
             )
         signals.insert(0, DriftSignal("query_embeddings", "Query embeddings (clusters)", value, p,
-                                      status_of(value, p, settings), len(ref_e), len(cur_e), details, timeline))
+                                      status_of(value, p, settings), len(ref_e), len(cur_e), details, timeline,
+                                      status_reason(value, p, settings)))
         topics = emerging_topics(ref_q, ref_e, cur_q, cur_e)
     return signals, topics
 

@@ -116,3 +116,12 @@ def test_replayed_traffic_quiet_then_shifted(settings, store, tracer, embedder):
     cached = store.scalar("SELECT count(*) FROM trace_embeddings")
     drift.drift_report(store, settings, embedder, collection="moved", current_n=120, reference_n=120)
     assert store.scalar("SELECT count(*) FROM trace_embeddings") == cached == 240 + 240
+
+
+def test_a_high_psi_that_is_not_significant_says_so(settings):
+    # QA: PSI far above the alert line with p = 0.55 read as a bare "ok"
+    assert drift.status_of(settings.drift_alert * 3, 0.55, settings) == "ok"
+    assert drift.status_reason(settings.drift_alert * 3, 0.55, settings) == "not significant (p=0.55)"
+    assert drift.status_reason(settings.drift_alert * 3, 0.0001, settings) == ""  # a real alert needs no excuse
+    assert drift.status_reason(settings.drift_warn / 2, 0.55, settings) == ""  # a low PSI is plainly ok
+    assert drift.status_reason(None, None, settings) == ""
