@@ -428,9 +428,19 @@ class SearchExplanation:
     hits: dict[int, ExplainedHit]
     elapsed_ms: float
     excluded_superseded: list[str] = field(default_factory=list)  # titles left out on request
+    weak_below: float = 0.25  # settings.weak_match_cosine
 
     def ranked(self, retriever: str) -> list[ExplainedHit]:
         return [self.hits[chunk_id] for chunk_id in self.rankings[retriever]]
+
+    def weak(self, hit: ExplainedHit) -> bool:
+        """No query term matched (BM25 did not rank it) and its dense cosine is below the weak-match line."""
+        return "bm25" not in hit.ranks and hit.scores.get("dense", 0.0) < self.weak_below
+
+    @property
+    def no_real_match(self) -> bool:
+        """BM25 matched nothing and every dense hit is weak: the rankings are only the least unrelated chunks."""
+        return not self.rankings["bm25"] and all(self.weak(self.hits[c]) for c in self.rankings["dense"])
 
     @property
     def superseded_in_results(self) -> list[str]:
@@ -508,7 +518,7 @@ def explain_search(platform, query: str, collection: str, k: int = 10, exclude_s
             chunk_id, chunk.document_id, chunk.title, Path(chunk.source).name, heading, chunk.page, chunk.text,
             ranks[chunk_id], scores[chunk_id], matched, text_segments, title_segments, status, notice)
     return SearchExplanation(query, collection, terms, k, candidate_k, rankings, hits,
-                             (time.perf_counter() - started) * 1000, excluded)
+                             (time.perf_counter() - started) * 1000, excluded, settings.weak_match_cosine)
 
 
 # --- overview --------------------------------------------------------------------------------

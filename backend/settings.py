@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     bm25_stopwords: str = Field("en", description="Stop-word list for BM25 (`en`) or `none`.")
     bm25_k1: float = Field(1.5, description="BM25 k1.")
     bm25_b: float = Field(0.75, description="BM25 b.")
+    weak_match_cosine: float = Field(0.25, ge=-1.0, le=1.0, description="Dense cosine below which the search explorer marks a hit as a weak match (MiniLM gives unrelated text about 0.0-0.2).")
     faiss_exact_below: int = Field(200_000, description="Vectors below which FAISS uses an exact flat index; above it an IVF index.")
     faiss_nprobe: int = Field(32, description="IVF lists probed per query when the approximate index is in use.")
     superseded_penalty: float = Field(0.5, description="Multiplier on the fused score of chunks from documents whose metadata says status: superseded, so current versions rank first; 1.0 turns it off.")

@@ -25,12 +25,17 @@ def _score_line(hit: ExplainedHit, retriever: str) -> str:
     return " · ".join(parts)
 
 
-def hit_card(hit: ExplainedHit, retriever: str, query_terms: list[str]) -> str:
+WEAK = _BADGE.format(bg="#6b7280", text="weak match")
+
+
+def hit_card(hit: ExplainedHit, retriever: str, query_terms: list[str], weak: bool = False) -> str:
     where = " · ".join(p for p in (hit.file, hit.heading, f"page {hit.page}" if hit.page else "") if p)
     status = ""
     if hit.status in ("superseded", "deleted", "current"):
         colour = {"orange": "#d97706", "red": "#dc2626", "green": "#15803d"}[STATUS_COLOURS[hit.status]]
         status = " " + _BADGE.format(bg=colour, text=html.escape(hit.status))
+    if weak:  # no query term and a low cosine: the least unrelated chunk, not an answer to the query
+        status += " " + WEAK
     matched = ", ".join(hit.matched_terms) if hit.matched_terms else "none (found by meaning only)"
     notice = f"<div style='color:#b45309;font-size:0.85em'>{html.escape(hit.notice)}</div>" if hit.notice else ""
     return (
@@ -51,7 +56,7 @@ def ranking_column(explanation: SearchExplanation, retriever: str) -> None:
         st.caption("No chunk matched." if retriever == "bm25" else "Nothing returned.")
     for hit in hits:
         with st.container(border=True, height=340):  # equal cards keep the three rankings side by side
-            st.html(hit_card(hit, retriever, explanation.terms))
+            st.html(hit_card(hit, retriever, explanation.terms, weak=explanation.weak(hit)))
 
 
 def scores_table(explanation: SearchExplanation) -> pd.DataFrame:

@@ -34,6 +34,10 @@ except GroundworkError as exc:
 terms = " ".join(f"`{t}`" for t in explanation.terms) or "no terms (only stop words): BM25 matches nothing"
 st.markdown(f"BM25 saw: {terms} · ranks over {explanation.candidate_k} candidates per retriever · "
             f"answered in {explanation.elapsed_ms:,.0f} ms")
+if explanation.no_real_match:
+    st.caption(f":material/search_off: No real match: BM25 found none of the query's words and every dense hit has a "
+               f"cosine below {explanation.weak_below:g} (GROUNDWORK_WEAK_MATCH_COSINE). These are only the least "
+               "unrelated chunks; marked **weak match** below.")
 superseded = explanation.superseded_in_results
 if superseded:
     st.warning(

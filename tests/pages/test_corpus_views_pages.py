@@ -155,3 +155,19 @@ def test_collections_create_rename_and_delete_when_empty(settings, monkeypatch):
         assert any("Deleted collection scratch" in s.value for s in app.success)
         assert list(app.dataframe[0].value["collection"]) == ["full"]
         assert app.get("download_button")  # exports offered for the remaining collection
+
+
+def test_search_explorer_marks_weak_matches_of_a_nonsense_query(corpus):
+    # QA: a nonsense query ranked dense hits at cosine ~0.07 with no hint that none of them is a match
+    app = open_in_app("search")
+    app.selectbox(key="search_collection").set_value("policies")
+    app.text_input(key="q").set_value("zxqv blorf")
+    run(app)
+    assert any("No real match" in c.value for c in app.caption)
+    cards = [h.value for h in app.html]
+    assert cards and all("weak match" in c for c in cards)
+
+    app.text_input(key="q").set_value("international transfer fees")
+    run(app)
+    assert not any("No real match" in c.value for c in app.caption)
+    assert any("weak match" not in h.value and ">Fees</mark>" in h.value for h in app.html)
