@@ -158,7 +158,7 @@ def _pii_view(platform, detail: corpus_views.DocumentDetail) -> None:
     if not report.findings:
         st.success("No personal data found by the configured recognizers.", icon=":material/verified_user:")
     else:
-        st.markdown(f"**{report.findings:,} findings** — masked below; the stored text is unchanged.")
+        st.markdown(f"**{report.findings:,} finding{'' if report.findings == 1 else 's'}** — masked below; the stored text is unchanged.")
         st.dataframe(pd.DataFrame({"entity type": list(report.counts), "findings": list(report.counts.values())}),
                      hide_index=True)
     body = "".join(

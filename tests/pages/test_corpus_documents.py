@@ -95,6 +95,7 @@ def test_document_view_masks_personal_data(corpus):
     assert dict(zip(counts["entity type"], counts["findings"])) == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
     masked = " ".join(h.value for h in app.html)
     assert "&lt;EMAIL_ADDRESS&gt;" in masked and "privacy.officer@example.com" not in masked
+    assert any(m.value.startswith("**2 findings**") for m in app.markdown)
 
     app.query_params["doc"] = str(corpus["Fees Policy (2024)"])
     run(app)
@@ -171,7 +172,9 @@ def test_preview_chunks_and_diff_mask_personal_data(settings, monkeypatch):
         platform.ingest_records("people", [_doc(
             "desk.md", "Help desk",
             "Mail helpdesk@example.com for access.\nUrgent: write to night.shift@example.com instead.")])
-        desk = platform.documents("people")[0]["id"]
+        platform.ingest_records("people", [_doc("door.md", "Door", "Ring the porter at porter@example.com.")])
+        desk = platform.documents("people", title_contains="Help")[0]["id"]
+        first = platform.documents("people", title_contains="Door")[0]["id"]
     with pages_on(monkeypatch, settings.data_dir):
         app = AppTest.from_file(PAGE, default_timeout=180)
         app.query_params["doc"] = str(desk)
@@ -188,6 +191,13 @@ def test_preview_chunks_and_diff_mask_personal_data(settings, monkeypatch):
         run(app)
         diff = next(c.value for c in app.code)
         assert "+Urgent: write to <EMAIL_ADDRESS> instead." in diff and "@example.com" not in diff
+
+        app.button_group(key="view").set_value("Personal data")
+        run(app)
+        assert any(m.value.startswith("**2 findings**") for m in app.markdown)
+        app.query_params["doc"] = str(first)
+        run(app)
+        assert any(m.value.startswith("**1 finding**") for m in app.markdown)  # QA: read "1 findings"
 
 
 def test_small_sizes_read_in_bytes_and_a_short_diff_gets_a_short_box():
