@@ -15,6 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from backend.models import InputError
 
 
+# Sane upper bounds: a figure past one is a typo or a wrong unit (per token, not per 1M), not a price.
+PER_M_MAX = 1_000.0  # USD per 1M tokens (the dearest APIs charge a few hundred)
+PER_1K_REQUESTS_MAX = 1_000.0
+HOURLY_MAX = 1_000.0  # USD per GPU hour
+MONTHLY_MAX = 10_000_000.0
+ONE_OFF_MAX = 100_000_000.0
+TOKENS_PER_S_MAX = 10_000_000.0
+CONCURRENCY_MAX = 100_000
+LATENCY_MS_MAX = 600_000.0
+
+
 class CatalogRow(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -24,48 +35,48 @@ class CatalogRow(BaseModel):
 
 
 class LlmApi(CatalogRow):
-    input_per_m: float = Field(ge=0, description="USD per 1M input tokens.")
-    output_per_m: float = Field(ge=0, description="USD per 1M output tokens.")
+    input_per_m: float = Field(ge=0, le=PER_M_MAX, description="USD per 1M input tokens.")
+    output_per_m: float = Field(ge=0, le=PER_M_MAX, description="USD per 1M output tokens.")
 
 
 class EmbeddingApi(CatalogRow):
-    per_m: float = Field(ge=0, description="USD per 1M embedded tokens.")
+    per_m: float = Field(ge=0, le=PER_M_MAX, description="USD per 1M embedded tokens.")
 
 
 class VectorDb(CatalogRow):
-    monthly_usd: float = Field(ge=0, description="USD per month for the tier.")
+    monthly_usd: float = Field(ge=0, le=MONTHLY_MAX, description="USD per month for the tier.")
 
 
 class Gpu(CatalogRow):
     """A self-hosted GPU serving the generator with vLLM; throughput figures are for one replica."""
 
-    hourly_usd: float = Field(gt=0, description="USD per GPU hour.")
-    prefill_tokens_per_s: float = Field(gt=0, description="Prompt tokens processed per second (whole GPU).")
-    decode_tokens_per_s: float = Field(gt=0, description="Output tokens generated per second across the full batch.")
-    stream_decode_tokens_per_s: float = Field(gt=0, description="Output tokens per second one request sees (sets decode latency).")
-    max_concurrency: int = Field(gt=0, description="Requests decoded at once at the stream speed above.")
+    hourly_usd: float = Field(gt=0, le=HOURLY_MAX, description="USD per GPU hour.")
+    prefill_tokens_per_s: float = Field(gt=0, le=TOKENS_PER_S_MAX, description="Prompt tokens processed per second (whole GPU).")
+    decode_tokens_per_s: float = Field(gt=0, le=TOKENS_PER_S_MAX, description="Output tokens generated per second across the full batch.")
+    stream_decode_tokens_per_s: float = Field(gt=0, le=TOKENS_PER_S_MAX, description="Output tokens per second one request sees (sets decode latency).")
+    max_concurrency: int = Field(gt=0, le=CONCURRENCY_MAX, description="Requests decoded at once at the stream speed above.")
 
 
 class Reranker(CatalogRow):
-    per_1k_requests_usd: float = Field(ge=0, description="USD per 1,000 reranked requests (0 for local).")
-    latency_ms_base: float = Field(ge=0, description="Fixed latency per request, ms.")
-    latency_ms_per_candidate: float = Field(ge=0, description="Added latency per candidate scored, ms.")
+    per_1k_requests_usd: float = Field(ge=0, le=PER_1K_REQUESTS_MAX, description="USD per 1,000 reranked requests (0 for local).")
+    latency_ms_base: float = Field(ge=0, le=LATENCY_MS_MAX, description="Fixed latency per request, ms.")
+    latency_ms_per_candidate: float = Field(ge=0, le=LATENCY_MS_MAX, description="Added latency per candidate scored, ms.")
 
 
 class FineTuneOption(CatalogRow):
     method: Literal["lora", "full"] = Field(description="lora (adapter) or full fine-tuning.")
-    training_per_m_tokens: float = Field(ge=0, description="USD per 1M training tokens.")
-    fixed_training_usd: float = Field(ge=0, description="USD per training run regardless of tokens.")
-    inference_input_per_m: float = Field(ge=0, description="USD per 1M input tokens on the tuned model.")
-    inference_output_per_m: float = Field(ge=0, description="USD per 1M output tokens on the tuned model.")
-    hosting_monthly_usd: float = Field(ge=0, description="USD per month to keep the tuned model or adapter served.")
+    training_per_m_tokens: float = Field(ge=0, le=PER_M_MAX, description="USD per 1M training tokens.")
+    fixed_training_usd: float = Field(ge=0, le=ONE_OFF_MAX, description="USD per training run regardless of tokens.")
+    inference_input_per_m: float = Field(ge=0, le=PER_M_MAX, description="USD per 1M input tokens on the tuned model.")
+    inference_output_per_m: float = Field(ge=0, le=PER_M_MAX, description="USD per 1M output tokens on the tuned model.")
+    hosting_monthly_usd: float = Field(ge=0, le=MONTHLY_MAX, description="USD per month to keep the tuned model or adapter served.")
 
 
 class ProjectCost(CatalogRow):
     """People and tooling costs of building and running an approach."""
 
     kind: Literal["one_time", "monthly", "per_retrain"] = Field(description="one_time, monthly, or per retraining cycle.")
-    usd: float = Field(ge=0, description="USD per occurrence.")
+    usd: float = Field(ge=0, le=ONE_OFF_MAX, description="USD per occurrence.")
     rag: bool = Field(description="Counts for RAG.")
     fine_tuning: bool = Field(description="Counts for fine-tuning.")
     hybrid: bool = Field(description="Counts for the hybrid.")
@@ -146,6 +157,9 @@ def _describe(exc: ValidationError, raw: dict, origin: str) -> str:
     for error in exc.errors():
         loc = list(error["loc"])
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "less_than_equal":
+            message = (f"{error['input']:,} is above the sane bound of {error['ctx']['le']:,}: check the unit "
+                       "(per 1M tokens, per hour, per month)")
         if len(loc) >= 3 and isinstance(loc[1], int):
             problems.append(f"{_row_label(raw, loc[0], loc[1])}: field {loc[2]}: {message}")
         elif len(loc) == 2 and isinstance(loc[1], int):

@@ -135,3 +135,18 @@ def test_restore_backup_puts_the_previous_catalog_back(catalog, catalog_file):
 def test_find_names_the_known_rows(catalog):
     with pytest.raises(InputError, match="gpus: no row named 'TPU' \\(known: NVIDIA L4 24GB, "):
         catalog.find("gpus", "TPU")
+
+
+def test_prices_past_a_sane_bound_are_refused_on_their_field(catalog):
+    # QA: $1e12 per 1M tokens was accepted
+    raw = catalog_to_data(catalog)
+    raw["llm_apis"][0]["input_per_m"] = 1e12
+    raw["gpus"][0]["hourly_usd"] = 250_000
+    with pytest.raises(InputError) as err:
+        validate_catalog(raw)
+    message = str(err.value)
+    assert "field input_per_m: 1,000,000,000,000.0 is above the sane bound of 1,000.0" in message
+    assert "field hourly_usd: 250,000 is above the sane bound of 1,000.0" in message and "check the unit" in message
+    raw = catalog_to_data(catalog)
+    raw["llm_apis"][0]["output_per_m"] = 600.0  # the dearest real APIs stay inside the bound
+    validate_catalog(raw)
