@@ -27,7 +27,9 @@ def volume_cost_figure(curves: list[dict], current_volume: float, break_even: fl
                   title="Monthly cost against volume: API models vs self-hosted vLLM")
     # GPUs are rented whole: their cost is a staircase, drawn dashed to tell them from per-token APIs
     fig.for_each_trace(lambda t: t.update(line_shape="hv", line_dash="dash") if t.name.startswith("vLLM") else None)
-    marks = ((max(current_volume, 1), "your volume", "grey", 1.05, "right"), (break_even, "break-even", "green", 0.97, "left"))
+    # no "your volume" line at 0 queries: a log axis has no 0, and a line at 1 sat left of every curve
+    marks = ((current_volume if current_volume > 0 else None, "your volume", "grey", 1.05, "right"),
+             (break_even, "break-even", "green", 0.97, "left"))
     for x, text, colour, y, side in marks:
         if x:
             fig.add_vline(x=x, line_dash="dot", line_color=colour)

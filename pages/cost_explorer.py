@@ -91,6 +91,9 @@ with explore_tab:
     st.markdown(f"At **{volume:,} queries a month**, {cheaper} is cheaper "
                 f"({usd(api.total)} on {llm.name} vs {usd(hosted.total)} on {gpu.name}).")
     st.plotly_chart(volume_cost_figure(curves, volume, even.sustained_volume), key="ce_curves")
+    if volume == 0:
+        st.caption("At 0 queries a month there is no *your volume* line: the log axis has no zero. "
+                   "Enter a volume to see where you sit on the curves.")
     st.plotly_chart(cost_stack_figure({f"API: {llm.name}": api, f"vLLM: {gpu.name}": hosted},
                                       "Where a month's money goes"), key="ce_stack")
 

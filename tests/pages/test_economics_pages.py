@@ -199,3 +199,19 @@ def test_decision_wizard_bad_input_is_an_error_on_the_field(pricing, key, value,
     click(app, "Analyse")
     assert [e.value for e in app.error] and app.error[0].value.startswith(message)
     assert not app.get("download_button")
+
+
+def test_zero_volume_draws_no_marker_left_of_the_curves(pricing):
+    # QA: at 0 queries a month "your volume" sat at 1 on the log axis, left of every curve
+    import json
+
+    app = run_page("cost_explorer")
+    app.number_input(key="ce_volume").set_value(0).run()
+    assert not app.exception
+    curves = next(c for c in app.get("plotly_chart") if "your volume" in c.proto.spec or "break-even" in c.proto.spec)
+    annotations = [a["text"] for a in json.loads(curves.proto.spec)["layout"].get("annotations", [])]
+    assert "your volume" not in annotations
+    assert any("no *your volume* line" in c.value for c in app.caption)
+    app.number_input(key="ce_volume").set_value(50_000).run()
+    curves = next(c for c in app.get("plotly_chart") if "your volume" in c.proto.spec)
+    assert "your volume" in [a["text"] for a in json.loads(curves.proto.spec)["layout"]["annotations"]]
