@@ -29,6 +29,8 @@ _STATES_QUANTITY = re.compile(
     re.IGNORECASE,
 )
 KEEP_WITHIN = 0.12  # further sentences must score within this of the best one
+ALWAYS_EMBED_PASSAGES = 2  # every sentence of the two best-ranked passages is embedded
+EMBED_AT_MOST = 32  # sentences embedded per question in all (the rest are scored lexically)
 CONTEXT_WEIGHT = 0.15  # share of the lexical score earned by the title/heading the sentence sits under
 
 
@@ -101,7 +103,10 @@ class ExtractiveGenerator:
     def score(self, question: str, candidates: list[Candidate]) -> None:
         if not candidates:
             return
-        scores = self.scorer.score(question, [c.text for c in candidates])
+        # Embedding every sentence of k chunks is the generator's main cost on chunks it has not seen before:
+        # the top passages are always embedded, the others only where they share words with the question.
+        always = {i for i, c in enumerate(candidates) if c.passage.number <= ALWAYS_EMBED_PASSAGES}
+        scores = self.scorer.score(question, [c.text for c in candidates], always=always, embed_at_most=EMBED_AT_MOST)
         query_stems = content_stems(question)
         wants_quantity = bool(_ASKS_QUANTITY.search(question))
         for candidate, score in zip(candidates, scores):

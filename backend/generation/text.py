@@ -140,12 +140,22 @@ class RelevanceScorer:
         self.encoder = encoder
         self.dense_weight = dense_weight
 
-    def score(self, question: str, sentences: list[str], question_vector: np.ndarray | None = None) -> np.ndarray:
+    def score(self, question: str, sentences: list[str], question_vector: np.ndarray | None = None,
+              always: set[int] | None = None, embed_at_most: int | None = None) -> np.ndarray:
+        """Blended scores. With `embed_at_most`, only the sentences in `always` plus the lexically closest
+        others (up to that many in all) are embedded; the rest keep their lexical score alone."""
         if not sentences:
             return np.zeros(0, dtype=np.float32)
-        if question_vector is None:
-            question_vector = self.encoder.encode([question])[0]
-        cosine = self.encoder.encode(sentences) @ question_vector
         query_stems = content_stems(question)
         lexical = np.array([term_recall(query_stems, content_stems(s)) for s in sentences], dtype=np.float32)
+        chosen = list(range(len(sentences)))
+        if embed_at_most is not None and len(sentences) > embed_at_most:
+            keep = set(always or ()) & set(chosen)
+            others = sorted((i for i in chosen if i not in keep), key=lambda i: (-lexical[i], i))
+            chosen = sorted(keep | set(others[: max(0, embed_at_most - len(keep))]))
+        if question_vector is None:
+            question_vector = self.encoder.encode([question])[0]
+        cosine = np.zeros(len(sentences), dtype=np.float32)
+        if chosen:
+            cosine[chosen] = self.encoder.encode([sentences[i] for i in chosen]) @ question_vector
         return self.dense_weight * np.clip(cosine, 0.0, 1.0) + (1.0 - self.dense_weight) * lexical
