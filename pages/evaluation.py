@@ -74,7 +74,10 @@ with board_tab:
         "pass_rate", "recall@k", "ndcg@10", "semantic_similarity", "rouge_l", "context_recall")][:6] or qualities[:4],
         format_func=label, key="ev_bars")
     if picked:
-        st.plotly_chart(metric_bars_figure(lb.metric_bars(board, picked)), key="ev_bars_chart")
+        shown_runs = board.head(8)  # more bars than this per group stop being readable
+        if len(board) > len(shown_runs):
+            st.caption(f"The best {len(shown_runs)} of {len(board)} runs by {label(rank_by)}.")
+        st.plotly_chart(metric_bars_figure(lb.metric_bars(shown_runs, picked)), key="ev_bars_chart")
 
 with diff_tab:
     if len(board) < 2:
