@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import assert_no_exception, open_page, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -14,21 +14,9 @@ pytestmark = pytest.mark.e2e
 EXPERIMENT = "name: e2e\ngrid:\n  retrieval_mode: [hybrid]\n  top_k: [3]\n"
 
 
-def _open(page, app_url: str, path: str, nav_label: str) -> None:
-    page.goto(app_url)  # the app first: a deep link into a fresh server would skip app.py's navigation
-    wait_for_app(page)
-    page.goto(f"{app_url}/{path}")
-    wait_for_app(page)
-    page.get_by_test_id("stSidebarNav").get_by_text(nav_label).wait_for()
-
-
-def _no_exception(page) -> None:
-    assert page.locator("[data-testid='stException']").count() == 0
-
-
 def test_run_an_experiment_then_read_the_leaderboard_and_a_drilldown(page, app_url, tmp_path):
-    _open(page, app_url, "eval_runs", "Experiments")
-    _no_exception(page)
+    open_page(page, app_url, "eval_runs", "Experiments")
+    assert_no_exception(page)
     load = page.get_by_role("button", name="Load the demo gold set")
     load.or_(page.get_by_text("Add a gold set")).first.wait_for()
     if not load.is_visible():
@@ -59,22 +47,22 @@ def test_run_an_experiment_then_read_the_leaderboard_and_a_drilldown(page, app_u
     page.get_by_text("1 run(s)").first.wait_for()
     page.get_by_role("button", name="Run 1 run(s)").click()
     page.get_by_text("Finished runs:").wait_for(timeout=300_000)
-    _no_exception(page)
+    assert_no_exception(page)
 
-    _open(page, app_url, "evaluation", "Evaluation leaderboard")
+    open_page(page, app_url, "evaluation", "Evaluation leaderboard")
     page.get_by_text("On the Pareto front").wait_for()
     page.locator("[data-testid='stPlotlyChart']").first.wait_for()
     page.get_by_text("Faithfulness (LLM judge)").first.wait_for()  # marked unavailable: no judge configured
-    _no_exception(page)
+    assert_no_exception(page)
 
     page.get_by_role("tab", name="Question drill-down").click()
     page.get_by_text("Every score").wait_for()
     page.get_by_text("Retrieved chunks").wait_for()
     page.get_by_text("Reference answer").wait_for()
     assert page.get_by_text("in context").count() >= 1
-    _no_exception(page)
+    assert_no_exception(page)
 
     page.get_by_role("tab", name="Failure analysis").click()
     page.get_by_text("Passed", exact=True).wait_for()
     page.get_by_text("Retrieval miss", exact=True).wait_for()
-    _no_exception(page)
+    assert_no_exception(page)

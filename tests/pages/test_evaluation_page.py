@@ -1,42 +1,22 @@
 """AppTest of the evaluation pages: leaderboard (ranking, Pareto, bars, diff, drill-down, failures) and experiments."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from backend.evaluation import goldsets, runs
 from backend.evaluation.metrics import summarize
+from tests.pages.conftest import open_page
+from tests.pages.conftest import texts as page_texts
 
-ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT = 240
-
-
-@pytest.fixture
-def platform(data_dir):
-    """The pages' own cached platform on this test's data dir (AppTest runs pages in this process)."""
-    from components.platform import get_platform
-
-    get_platform.clear()
-    instance = get_platform()
-    yield instance
-    instance.close()
-    get_platform.clear()
+TIMEOUT = 240  # the experiments page runs a small grid through the hot path
 
 
-def run_page(name: str, query: dict | None = None) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
-    for key, value in (query or {}).items():
-        app.query_params[key] = value
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+def run_page(name: str, query: dict | None = None):
+    return open_page(name, query, timeout=TIMEOUT)
 
 
-def texts(app: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in app.get(kind)]
-    return "\n".join(str(p) for p in parts)
+def texts(app) -> str:
+    return page_texts(app, ("markdown", "caption", "info", "warning", "error", "success"))
 
 
 def _store_run(store, label: str, scores: dict[str, list], latency: float, finish: bool = True) -> int:
