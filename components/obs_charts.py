@@ -1,6 +1,8 @@
 """Plotly figures of the operator pages: traffic, latency percentiles, stages, tokens and cost, drift over time."""
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -50,8 +52,11 @@ def cost_figure(series: pd.DataFrame) -> go.Figure:
     top = float(series["cost_per_request_usd"].fillna(0).max()) if len(series) else 0.0
     # an explicit range from $0: with every cost at $0 Plotly's own range put ticks up to 0.921 around nothing
     cost_range = [0, top * 1.15] if top > 0 else [0, 0.01]
+    step = 10 ** math.floor(math.log10(cost_range[1] / 4))  # round ticks ($0.002 steps), not the left axis's sixths
+    step *= 5 if cost_range[1] / step > 20 else 2 if cost_range[1] / step > 8 else 1
     figure.update_layout(barmode="stack", yaxis2=dict(overlaying="y", side="right", title="$ per request",
-                                                      range=cost_range, tickprefix="$", showgrid=False))
+                                                      range=cost_range, tickmode="linear", tick0=0, dtick=step,
+                                                      tickprefix="$", showgrid=False))
     return _layout(figure, "tokens")
 
 

@@ -66,23 +66,23 @@ if not result.rows:
             else "This collection holds no documents yet.")
 else:
     table = pd.DataFrame(result.rows)[
-        ["title", "file", "collection", "type", "status", "version", "chunks", "tokens", "size_bytes", "updated_at"]]
+        ["title", "updated_at", "status", "file", "collection", "type", "version", "chunks", "tokens", "size_bytes"]]
     table["size_bytes"] = table["size_bytes"].map(human_bytes)  # 80 B, 12.4 KB, 3.1 MB: not "0.0 KB"
     st.dataframe(
         table, hide_index=True, width="stretch", key=TABLE_KEY, on_select=_open_selected,
         selection_mode="single-row", height=min(38 + 35 * len(table), 460),
         column_config={
-            # fixed widths for the short columns so "updated" stays in view at 1400 px next to long file names
+            # "updated" next to the title and fixed widths elsewhere: at 1400 px it was cut off past a wide "file"
             "title": st.column_config.TextColumn("title", width="medium"),
-            "file": st.column_config.TextColumn("file", width=170),
+            "file": st.column_config.TextColumn("file", width=150),
             "collection": st.column_config.TextColumn("collection", width=110),
             "type": st.column_config.TextColumn("type", width=80),
             "status": st.column_config.TextColumn("status", width=90),
-            "version": st.column_config.NumberColumn("version", width=65),
-            "chunks": st.column_config.NumberColumn("chunks", width=65),
-            "tokens": st.column_config.NumberColumn("tokens", width=75),
-            "size_bytes": st.column_config.TextColumn("size", width=80),
-            "updated_at": st.column_config.DatetimeColumn("updated", format="YYYY-MM-DD HH:mm", width=140),
+            "version": st.column_config.NumberColumn("version", width=55),
+            "chunks": st.column_config.NumberColumn("chunks", width=55),
+            "tokens": st.column_config.NumberColumn("tokens", width=60),
+            "size_bytes": st.column_config.TextColumn("size", width=70),
+            "updated_at": st.column_config.DatetimeColumn("updated", format="YYYY-MM-DD HH:mm", width=125),
         },
     )
 footer = st.columns([3, 2], vertical_alignment="center")

@@ -212,3 +212,9 @@ def test_documents_table_shows_sizes_in_units(corpus):
     app = run(AppTest.from_file(PAGE, default_timeout=120))
     sizes = list(app.dataframe[0].value["size_bytes"])
     assert sizes and all(s.endswith((" B", " KB", " MB")) for s in sizes) and "0.0 KB" not in sizes
+
+
+def test_updated_column_sits_next_to_the_title(corpus):
+    # QA: at 1400 px "updated" (last column) was cut off behind a wide "file" column
+    app = run(AppTest.from_file(PAGE, default_timeout=120))
+    assert list(app.dataframe[0].value.columns[:2]) == ["title", "updated_at"]
