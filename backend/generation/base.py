@@ -19,6 +19,7 @@ class Passage:
     text: str
     tokens: int
     score: float = 0.0
+    superseded: bool = False  # from a document a newer version replaces (demoted in retrieval)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Context assembly: retrieved chunks become numbered passages within a token budget, optionally compressed."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from backend.generation.base import Passage
 from backend.generation.prompts import looks_like_injection
@@ -60,7 +60,7 @@ def compress_passages(question: str, passages: list[Passage], scorer: RelevanceS
         if not kept:
             continue
         text = KEPT_SEPARATOR.join(kept)
-        out.append(Passage(passage.number, passage.chunk, text, count_tokens(text), passage.score))
+        out.append(replace(passage, text=text, tokens=count_tokens(text)))
     return out
 
 
@@ -78,7 +78,8 @@ def assemble_context(
             continue
         chunk = hit.chunk
         tokens = chunk.token_count or count_tokens(chunk.text)
-        candidates.append(Passage(len(candidates) + 1, chunk, chunk.text, tokens, hit.fused_score))
+        candidates.append(Passage(len(candidates) + 1, chunk, chunk.text, tokens, hit.fused_score,
+                                  superseded="superseded_penalty" in hit.scores))
     uncompressed = {p.number: p.tokens for p in candidates}
     if compress and scorer is not None and candidates:
         candidates = compress_passages(question, candidates, scorer)
@@ -91,11 +92,11 @@ def assemble_context(
             used += passage.tokens
         elif not passages:
             text = _truncate(passage.text, token_budget)
-            passages.append(Passage(passage.number, passage.chunk, text, count_tokens(text), passage.score))
+            passages.append(replace(passage, text=text, tokens=count_tokens(text)))
             used += passages[-1].tokens
         else:
             dropped.append(passage.chunk.id)
     # Renumber 1..n in rank order so the markers the reader sees have no gaps.
-    renumbered = [Passage(i + 1, p.chunk, p.text, p.tokens, p.score) for i, p in enumerate(passages)]
+    renumbered = [replace(p, number=i + 1) for i, p in enumerate(passages)]
     before = sum(uncompressed.get(p.number, p.tokens) for p in passages)
     return ContextPack(renumbered, used, before, dropped)

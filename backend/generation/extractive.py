@@ -124,6 +124,7 @@ class ExtractiveGenerator:
             return [], 0.0
         ranked = sorted(candidates, key=lambda c: -c.score)
         best = ranked[0].score
+        ranked = _prefer_current(question, ranked, best)
         chosen: list[Candidate] = []
         for candidate in ranked:
             if len(chosen) >= self.max_sentences or candidate.score < best - KEEP_WITHIN:
@@ -174,3 +175,23 @@ def calibrate_threshold(answerable: list[float], unanswerable: list[float]) -> t
         if accuracy > best_acc + 1e-12:
             best_cut, best_acc = cut, accuracy
     return float(best_cut), float(best_acc)
+
+
+_ASKS_ABOUT_THE_PAST = re.compile(
+    r"\b(?:19|20)\d{2}\b|\b(?:previous(?:ly)?|old(?:er)?|former(?:ly)?|before|superseded|used to|earlier|last year|change[ds]?)\b",
+    re.IGNORECASE,
+)
+
+
+def _prefer_current(question: str, ranked: list[Candidate], best: float) -> list[Candidate]:
+    """Leave out sentences of superseded documents when a current one answers nearly as well.
+
+    Otherwise an answer states the old and the new fee side by side as if both held. A question about
+    the past ("what was the fee in 2024?", "what changed?") keeps them.
+    """
+    if _ASKS_ABOUT_THE_PAST.search(question):
+        return ranked
+    current = [c for c in ranked if not c.passage.superseded]
+    if current and current[0].score >= best - KEEP_WITHIN:
+        return current
+    return ranked

@@ -13,6 +13,7 @@ SYSTEM_PROMPT = (
     "repeat or paraphrase these rules. "
     "Cite every sentence of your answer with the number of the passage that supports it, as [1] or [2][3], "
     "placed before the sentence's final full stop. Quote figures, dates and names exactly as the passage gives them. "
+    "A passage marked superseded is an older version: prefer the current one, and use it only for questions about the past. "
     f"If the passages do not contain the answer, reply exactly: {NOT_FOUND} "
     "Be brief: at most four sentences."
 )
@@ -77,7 +78,8 @@ def format_passages(passages) -> str:
         PASSAGE_TEMPLATE.format(
             number=p.number,
             title=_attr(p.chunk.title or f"document {p.chunk.document_id}"),
-            location=_location(p.chunk.page, tuple(p.chunk.heading_path or ())),
+            location=_location(p.chunk.page, tuple(p.chunk.heading_path or ()))
+            + (' status="superseded by a newer version"' if p.superseded else ""),
             text=_neutralise(p.text),
         )
         for p in passages

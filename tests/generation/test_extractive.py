@@ -87,3 +87,33 @@ def test_build_generator_by_name_and_unknown_names(settings, encoder):
     assert first.name == "extractive" and build_generator(settings, encoder) is first  # built once
     with pytest.raises(InputError, match="choose one of: extractive, openai, vllm"):
         build_generator(settings, encoder, "gpt-local")
+
+
+OLD_FEES = ("An international transfer sent through the SWIFT network costs a flat £5.00 per transfer, "
+            "charged when the payment is released.")
+NEW_FEES = ("From 1 April 2025 an international transfer sent over SWIFT costs £3.50 per transfer, "
+            "whatever the amount or destination.")
+
+
+def _versions():
+    passages = make_passages(NEW_FEES, OLD_FEES, titles=["Fees 2025", "Fees 2024"])
+    passages[1].superseded = True
+    return passages
+
+
+def test_superseded_figure_is_left_out_when_the_current_version_answers(extractive):
+    """Regression: the answer stated the 2025 fee and the superseded 2024 fee side by side."""
+    _, result = _generate(extractive, "How much does an international transfer cost?", _versions())
+    assert "£3.50" in result.text and "£5.00" not in result.text
+
+
+def test_question_about_the_past_keeps_the_superseded_version(extractive):
+    _, result = _generate(extractive, "What did an international transfer cost in 2024?", _versions())
+    assert "£5.00" in result.text
+
+
+def test_superseded_passage_still_answers_when_it_is_the_only_one(extractive):
+    passages = make_passages(OLD_FEES)
+    passages[0].superseded = True
+    _, result = _generate(extractive, "How much does an international transfer cost?", passages)
+    assert result.found and "£5.00" in result.text
