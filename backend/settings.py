@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     bm25_b: float = Field(0.75, description="BM25 b.")
     weak_match_cosine: float = Field(0.25, ge=-1.0, le=1.0, description="Dense cosine below which the search explorer marks a hit as a weak match (MiniLM gives unrelated text about 0.0-0.2).")
     faiss_exact_below: int = Field(200_000, description="Vectors below which FAISS uses an exact flat index; above it an IVF index.")
-    faiss_nprobe: int = Field(32, description="IVF lists probed per query when the approximate index is in use.")
+    faiss_nprobe: int = Field(256, description="IVF lists probed per query when the approximate index is in use (of ~4·sqrt(n) lists; 256 at 1M vectors: recall@10 0.93 against exact, see bench).")
     superseded_penalty: float = Field(0.5, description="Multiplier on the fused score of chunks from documents whose metadata says status: superseded, so current versions rank first; 1.0 turns it off.")
     reranker: Literal["none", "mmr", "cross-encoder"] = Field("none", description="Reranker after fusion.")
     cross_encoder_model: str = Field("", description="Local path of a cross-encoder model (only used with reranker=cross-encoder).")

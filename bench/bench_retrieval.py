@@ -30,8 +30,11 @@ def _chunk_sources(platform, chunk_ids) -> dict[int, str]:
     return {chunk_id: sources[chunk.document_id] for chunk_id, chunk in chunks.items() if chunk.document_id in sources}
 
 
-def bench_scifact(quick: bool = False) -> dict:
-    """Per-stage latency of query embedding + BM25 + FAISS + RRF, then LangChain's ensemble on the same chunks."""
+def bench_scifact(quick: bool = False) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Per-stage latency of query embedding + BM25 + FAISS + RRF, then LangChain's ensemble on the same chunks.
+
+    Also returns the chunk vectors and query vectors, for the FAISS benches.
+    """
     from backend.evaluation.beir import compute_metrics, document_ranking
     from backend.retrieval.fusion import fuse_reciprocal_rank
 
@@ -42,9 +45,11 @@ def bench_scifact(quick: bool = False) -> dict:
         index.search(text, embedder.encode_query(text), "hybrid", 10, settings.candidate_k)
 
     stages = {"embed": [], "bm25": [], "faiss": [], "fusion": [], "total": []}
+    query_vectors = []
     for _, text in queries:
         started = time.perf_counter()
         vec, ms = timed(embedder.encode_query, text)
+        query_vectors.append(vec)
         stages["embed"].append(ms)
         bm25, ms = timed(index.lexical.search, text, settings.candidate_k)
         stages["bm25"].append(ms)
@@ -66,9 +71,10 @@ def bench_scifact(quick: bool = False) -> dict:
 
     langchain = bench_langchain(index, embedder, chunk_ids, chunk_source, queries)
     qrels = {query_id: dataset.qrels[query_id] for query_id, _ in queries}
+    chunk_vectors = np.stack(list(index.vectors(chunk_ids).values()))
     platform.close()
     ours = percentiles(ours_ms)
-    return {
+    figures = {
         "corpus": f"SciFact: {len(dataset.corpus):,} documents, {len(chunk_ids):,} chunks",
         "queries": len(queries),
         "candidate_k": settings.candidate_k,
@@ -80,6 +86,7 @@ def bench_scifact(quick: bool = False) -> dict:
         "langchain_build_s": langchain["build_s"],
         "latency_ratio_langchain_over_groundwork_p50": round(langchain["latency"]["p50"] / ours["p50"], 1),
     }
+    return figures, chunk_vectors, np.stack(query_vectors)
 
 
 def bench_langchain(index, embedder, chunk_ids, chunk_source, queries) -> dict:
@@ -122,28 +129,42 @@ def bench_langchain(index, embedder, chunk_ids, chunk_source, queries) -> dict:
     return {"latency": percentiles(latencies), "run": run, "build_s": round(build_s, 1)}
 
 
-def _synthetic_vectors(n: int, dim: int, rng: np.random.Generator, centers: np.ndarray) -> np.ndarray:
-    """Random vectors drawn around random centres (a Gaussian mixture), L2-normalised: clustered like embeddings."""
-    out = np.empty((n, dim), dtype=np.float32)
-    step = 100_000
-    for start in range(0, n, step):
-        size = min(step, n - start)
-        block = centers[rng.integers(0, len(centers), size)] + 0.6 * rng.standard_normal((size, dim), dtype=np.float32) / np.sqrt(dim)
-        out[start : start + size] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    return out
+class _GaussianVectors:
+    """Random unit vectors from a Gaussian: isotropic, or with the mean and covariance of real embeddings."""
+
+    def __init__(self, dim: int, like: np.ndarray | None, rng: np.random.Generator):
+        self.rng = rng
+        if like is None:
+            self.mean, self.basis = np.zeros(dim, dtype=np.float32), np.eye(dim, dtype=np.float32)
+        else:
+            self.mean = like.mean(axis=0).astype(np.float32)
+            eigenvalues, eigenvectors = np.linalg.eigh(np.cov(like, rowvar=False))
+            self.basis = (eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))).T.astype(np.float32)
+
+    def draw(self, n: int) -> np.ndarray:
+        out = np.empty((n, len(self.mean)), dtype=np.float32)
+        for start in range(0, n, 100_000):
+            size = min(100_000, n - start)
+            block = self.mean + self.rng.standard_normal((size, len(self.mean)), dtype=np.float32) @ self.basis
+            out[start : start + size] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        return out
 
 
-def bench_faiss_synthetic(n: int = 1_000_000, dim: int = 384, n_queries: int = 200, nprobes=(16, 32, 64)) -> dict:
-    """Exact vs IVF DenseIndex on n synthetic vectors: build time, single-query latency, IVF recall@10 vs exact."""
+def _recall_at_10(index, queries: np.ndarray, truth: list[set[int]]) -> tuple[float, list[float]]:
+    latencies, found = [], 0
+    for query, expected in zip(queries, truth):
+        result, ms = timed(index.search, query, 10)
+        latencies.append(ms)
+        found += len(expected & {i for i, _ in result[0]})
+    return round(found / (10 * len(queries)), 4), latencies
+
+
+def bench_faiss(vectors: np.ndarray, queries: np.ndarray, label: str, nprobes=(16, 32, 64, 128, 256)) -> dict:
+    """Exact vs IVF DenseIndex on the same vectors: build time, single-query latency, IVF recall@10 vs exact."""
     from backend.retrieval.dense import DenseIndex
 
-    rng = np.random.default_rng(42)
-    centers = rng.standard_normal((2_000, dim), dtype=np.float32)
-    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
-    vectors = _synthetic_vectors(n, dim, rng, centers)
-    queries = _synthetic_vectors(n_queries, dim, rng, centers)
+    n, dim = vectors.shape
     ids = np.arange(n, dtype=np.int64) + 1
-
     exact = DenseIndex(dim, exact_below=n + 1)
     _, exact_build_ms = timed(exact.add, ids, vectors)
     exact_ms, truth = [], []
@@ -152,39 +173,48 @@ def bench_faiss_synthetic(n: int = 1_000_000, dim: int = 384, n_queries: int = 2
         exact_ms.append(ms)
         truth.append({i for i, _ in result[0]})
     del exact
-
-    ivf = DenseIndex(dim, exact_below=min(200_000, n - 1))
+    ivf = DenseIndex(dim, exact_below=0)  # switches to IVF on the first add, trained on all the vectors
     _, ivf_build_ms = timed(ivf.add, ids, vectors)
-    del vectors
     results = {
         "vectors": n,
         "dim": dim,
-        "data": "synthetic: random Gaussian-mixture vectors (2,000 random centres), L2-normalised; not real embeddings",
+        "data": label,
         "exact_build_s": round(exact_build_ms / 1000, 1),
         "exact_ms": percentiles(exact_ms),
-        "ivf_kind": ivf.kind,
         "ivf_nlist": int(ivf._index.nlist),
         "ivf_build_s": round(ivf_build_ms / 1000, 1),
         "ivf": {},
     }
     for nprobe in nprobes:
         ivf.nprobe = nprobe
-        latencies, hits = [], 0
-        for query, expected in zip(queries, truth):
-            result, ms = timed(ivf.search, query, 10)
-            latencies.append(ms)
-            hits += len(expected & {i for i, _ in result[0]})
-        results["ivf"][f"nprobe={nprobe}"] = {"ms": percentiles(latencies), "recall@10_vs_exact": round(hits / (10 * len(queries)), 4)}
+        recall, latencies = _recall_at_10(ivf, queries, truth)
+        results["ivf"][f"nprobe={nprobe}"] = {"ms": percentiles(latencies), "recall@10_vs_exact": recall}
     return results
+
+
+def bench_faiss_suite(n: int, n_queries: int, real_vectors: np.ndarray | None, real_queries: np.ndarray | None) -> list[dict]:
+    """IVF against exact on the real SciFact vectors (IVF forced) and on n synthetic vectors of two kinds."""
+    rng = np.random.default_rng(42)
+    suite = []
+    if real_vectors is not None:
+        suite.append(bench_faiss(real_vectors, real_queries, "real: SciFact chunk vectors, SciFact test queries (IVF forced)"))
+    kinds = [("synthetic: random Gaussian vectors, isotropic (no structure: the worst case for IVF)", None)]
+    if real_vectors is not None:
+        kinds.insert(0, ("synthetic: random Gaussian vectors with the mean and covariance of SciFact's MiniLM chunk vectors", real_vectors))
+    for label, like in kinds:
+        generator = _GaussianVectors(real_vectors.shape[1] if real_vectors is not None else 384, like, rng)
+        suite.append(bench_faiss(generator.draw(n), generator.draw(n_queries), label))
+    return suite
 
 
 def main(quick: bool = False) -> dict:
     results = {"machine": machine(), "quick": quick}
+    real_vectors = real_queries = None
     if SCIFACT_DIR.is_dir():
-        results["scifact"] = bench_scifact(quick)
+        results["scifact"], real_vectors, real_queries = bench_scifact(quick)
     else:
         results["scifact"] = f"skipped: {SCIFACT_DIR} not found"
-    results["faiss_synthetic"] = bench_faiss_synthetic(n=100_000 if quick else 1_000_000, n_queries=100 if quick else 200)
+    results["faiss"] = bench_faiss_suite(100_000 if quick else 1_000_000, 100 if quick else 200, real_vectors, real_queries)
     print_report(results)
     write_results("retrieval-quick" if quick else "retrieval", results)
     return results
@@ -204,13 +234,12 @@ def print_report(results: dict) -> None:
               f"nDCG@10 {scifact['groundwork_depth10_ndcg@10']:.3f}")
         print(f"  LangChain EnsembleRetriever (BM25Retriever + FAISS): p50 {theirs['p50']:.2f} / p95 {theirs['p95']:.2f} ms, "
               f"nDCG@10 {scifact['langchain_ensemble_ndcg@10']:.3f}; ratio {scifact['latency_ratio_langchain_over_groundwork_p50']}x")
-    synthetic = results["faiss_synthetic"]
-    print(f"FAISS, {synthetic['vectors']:,} x {synthetic['dim']} {synthetic['data']}")
-    print(f"  exact (flat IP): build {synthetic['exact_build_s']} s, p50 {synthetic['exact_ms']['p50']:.2f} ms, p95 {synthetic['exact_ms']['p95']:.2f} ms")
-    print(f"  IVF ({synthetic['ivf_kind']}, nlist {synthetic['ivf_nlist']}): build {synthetic['ivf_build_s']} s")
-    for name, figures in synthetic["ivf"].items():
-        print(f"    {name:<10} p50 {figures['ms']['p50']:.2f} ms, p95 {figures['ms']['p95']:.2f} ms, recall@10 vs exact {figures['recall@10_vs_exact']:.3f}")
-
+    for figures in results["faiss"]:
+        print(f"FAISS, {figures['vectors']:,} x {figures['dim']}, {figures['data']}")
+        print(f"  exact (flat inner product): p50 {figures['exact_ms']['p50']:.2f} ms, p95 {figures['exact_ms']['p95']:.2f} ms")
+        print(f"  IVF, nlist {figures['ivf_nlist']}, built in {figures['ivf_build_s']} s:")
+        for name, ivf in figures["ivf"].items():
+            print(f"    {name:<12} p50 {ivf['ms']['p50']:.2f} ms, p95 {ivf['ms']['p95']:.2f} ms, recall@10 vs exact {ivf['recall@10_vs_exact']:.3f}")
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)

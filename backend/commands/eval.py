@@ -24,6 +24,8 @@ def _register_beir(commands) -> None:
         description="Index a BEIR dataset (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) into the collection "
         "beir-<directory name> (reused when already built with the same settings), run every judged query and "
         "score documents by their best chunk.",
+        epilog="Retrieval settings come from the environment as usual, e.g. GROUNDWORK_FUSION=weighted, "
+        "GROUNDWORK_DENSE_WEIGHT=0.5, GROUNDWORK_RRF_K=60, GROUNDWORK_BM25_K1=1.2.",
     )
     parser.add_argument("directory", type=Path, help="BEIR dataset directory")
     parser.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default=None, help="retriever (default from settings)")

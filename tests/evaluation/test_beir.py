@@ -96,8 +96,9 @@ def test_metrics_against_hand_values():
     assert compute_metrics(qrels, {"q2": run["q2"]})["recall@100"] == pytest.approx(0.25)
 
 
-def test_eval_beir_command_end_to_end(tmp_path, data_dir, capsys):
+def test_eval_beir_command_end_to_end(tmp_path, data_dir, capsys, monkeypatch):
     from backend.cli import main
+    from backend.settings import get_settings
 
     root = write_dataset(tmp_path / "tiny")
     assert main(["eval", "beir", str(root), "--mode", "hybrid", "--json"]) == 0
@@ -111,6 +112,11 @@ def test_eval_beir_command_end_to_end(tmp_path, data_dir, capsys):
     assert "indexed in" not in out and "ndcg@10" in out
     assert main(["eval", "beir", str(root), "--mode", "dense", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["recall@10"] == 1.0
+    # other chunk settings: the built collection is refused, not mixed
+    monkeypatch.setenv("GROUNDWORK_CHUNK_TOKENS", "128")
+    get_settings.cache_clear()
+    assert main(["eval", "beir", str(root), "--mode", "bm25"]) == 2
+    assert "re-index the collection or restore the settings" in capsys.readouterr().err
 
 
 def test_eval_beir_bad_input_exits_2(tmp_path, data_dir, capsys):
