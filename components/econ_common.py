@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.economics.catalog import Catalog, load_catalog, restore_backup
-from backend.economics.cost_model import CostLine, compact, usd
+from backend.economics.cost_model import CostLine, compact, measured_cache_hit_rate, usd
 from backend.models import GroundworkError
 from backend.settings import get_settings
 
@@ -85,6 +85,20 @@ def provenance_caption(label: str, measured: Measured) -> None:
     else:
         why = f" ({measured.note})" if measured.note else ""
         st.caption(f":material/edit_note: Figures **assumed** from the inputs{why}.")
+def profile_with_measured(profile, assumed_hit: float, use_measured: bool, measured: Measured):
+    """The request profile and cache hit rate to price: measured from traces when chosen, else as typed.
+
+    Shows where the figures came from. A measured hit rate is capped at 95%, the sliders' top.
+    """
+    cache_hit = assumed_hit
+    if use_measured:
+        profile = profile.with_measured(measured.tokens)
+        measured_hit = measured_cache_hit_rate(measured.tokens)
+        cache_hit = min(measured_hit, 0.95) if measured_hit is not None else assumed_hit
+    provenance_caption(profile.provenance, measured)
+    return profile, cache_hit
+
+
 
 
 def show_formulas(lines: list[CostLine] | dict[str, str], title: str = "Formulas") -> None:

@@ -2,11 +2,11 @@
 import streamlit as st
 
 from backend.economics.capacity import CapacityInputs, measured_stage_p95, plan_capacity
-from backend.economics.cost_model import RequestProfile, measured_cache_hit_rate, usd
+from backend.economics.cost_model import RequestProfile, usd
 from backend.models import GroundworkError
 from components.econ_charts import constraint_figure, latency_budget_figure
 from components.econ_common import (
-    catalog_or_stop, measured_figures, provenance_caption, share_of_limit, show_formulas, usd_tile,
+    catalog_or_stop, measured_figures, profile_with_measured, share_of_limit, show_formulas, usd_tile,
 )
 
 st.title("Capacity planner")
@@ -51,13 +51,7 @@ with st.expander("Tokens per request", expanded=not use_measured):
     tokens_out = c2.number_input("Output tokens", 0, 1_000_000, 200, key="cp_out")
     assumed_hit = c3.slider("Cache hit rate", 0, 95, 0, 5, format="%d%%", key="cp_hit") / 100
 
-profile = RequestProfile(tokens_in, tokens_out)
-cache_hit = assumed_hit
-if use_measured:
-    profile = profile.with_measured(measured.tokens)
-    measured_hit = measured_cache_hit_rate(measured.tokens)
-    cache_hit = min(measured_hit, 0.95) if measured_hit is not None else assumed_hit
-provenance_caption(profile.provenance, measured)
+profile, cache_hit = profile_with_measured(RequestProfile(tokens_in, tokens_out), assumed_hit, use_measured, measured)
 
 try:
     plan = plan_capacity(CapacityInputs(

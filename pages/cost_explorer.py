@@ -3,14 +3,14 @@ import pandas as pd
 import streamlit as st
 
 from backend.economics.cost_model import (
-    RequestProfile, break_even_volume, cache_savings, compact, cost_curves, llm_cost_per_request, measured_cache_hit_rate,
+    RequestProfile, break_even_volume, cache_savings, compact, cost_curves, llm_cost_per_request,
     monthly_api_cost, monthly_selfhosted_cost, usd, volume_grid,
 )
 from backend.models import GroundworkError
 from components.econ_catalog_editor import catalog_editor
 from components.econ_charts import cost_stack_figure, volume_cost_figure
 from components.econ_common import (
-    catalog_or_stop, catalog_path, cost_table, measured_figures, provenance_caption, show_formulas, usd_tile,
+    catalog_or_stop, catalog_path, cost_table, measured_figures, profile_with_measured, show_formulas, usd_tile,
 )
 
 st.title("Cost explorer")
@@ -51,13 +51,8 @@ with explore_tab:
         output_tokens = c5.number_input("Output tokens", 0, 100_000, 200, key="ce_out")
         assumed_hit = st.slider("Cache hit rate", 0, 95, 0, 5, format="%d%%", key="ce_hit") / 100
 
-    profile = RequestProfile.from_parts(question_tokens, prompt_tokens, top_k, chunk_tokens, output_tokens)
-    cache_hit = assumed_hit
-    if use_measured:
-        profile = profile.with_measured(measured.tokens)
-        measured_hit = measured_cache_hit_rate(measured.tokens)
-        cache_hit = min(measured_hit, 0.95) if measured_hit is not None else assumed_hit
-    provenance_caption(profile.provenance, measured)
+    typed = RequestProfile.from_parts(question_tokens, prompt_tokens, top_k, chunk_tokens, output_tokens)
+    profile, cache_hit = profile_with_measured(typed, assumed_hit, use_measured, measured)
 
     try:
         api = monthly_api_cost(volume, profile, llm, embedding, vector_db, reranker, cache_hit)

@@ -27,6 +27,16 @@ def settings(data_dir):
     return Settings(data_dir=data_dir)
 
 
+@pytest.fixture
+def store(settings):
+    """A migrated DuckDB store in the test's own data dir."""
+    from backend.store.db import Store
+
+    store = Store(settings.db_path)
+    yield store
+    store.close()
+
+
 def pytest_collection_modifyitems(config, items):
     """Browser tests run last: they are the slowest, and Playwright's sync API keeps an event loop
     running in the main thread for the whole browser session, which must not leak into unit tests."""

@@ -7,14 +7,6 @@ import pytest
 from backend.cache import AnswerCache, CacheKey, config_key, normalise_question
 from backend.models import Answer, Citation
 from backend.settings import Settings
-from backend.store.db import Store
-
-
-@pytest.fixture
-def store(settings):
-    store = Store(settings.db_path)
-    yield store
-    store.close()
 
 
 @pytest.fixture

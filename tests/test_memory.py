@@ -6,14 +6,6 @@ import pytest
 from backend.generation.text import count_tokens
 from backend.memory import ConversationMemory, rewrite_follow_up
 from backend.models import Answer, GroundworkError, InputError
-from backend.store.db import Store
-
-
-@pytest.fixture
-def store(settings):
-    store = Store(settings.db_path)
-    yield store
-    store.close()
 
 
 @pytest.fixture
