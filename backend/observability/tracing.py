@@ -22,14 +22,14 @@ logger = logging.getLogger(__name__)
 # Stage names the hot path uses, in pipeline order (dashboards sort stages by this).
 STAGES = (
     "redact", "contextualize", "cache_lookup", "embed_query", "bm25", "dense",
-    "fuse", "rerank", "compress", "generate", "redact_answer",
+    "fuse", "rerank", "compress", "generate", "verify", "redact_answer",
 )
 
 # OpenInference span kinds (Phoenix, Arize and Langfuse understand them); unknown names are CHAIN.
 SPAN_KINDS = {
     "redact": "GUARDRAIL", "redact_answer": "GUARDRAIL", "embed_query": "EMBEDDING",
     "bm25": "RETRIEVER", "dense": "RETRIEVER", "fuse": "RETRIEVER", "rerank": "RERANKER",
-    "generate": "LLM", "cache_lookup": "CHAIN", "contextualize": "CHAIN", "compress": "CHAIN",
+    "generate": "LLM", "verify": "EVALUATOR", "cache_lookup": "CHAIN", "contextualize": "CHAIN", "compress": "CHAIN",
 }
 
 # Our short attribute names -> OpenInference names on the OTel span. Names without an OpenInference
