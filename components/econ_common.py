@@ -19,11 +19,21 @@ def catalog_path() -> Path:
     return Path(get_settings().pricing_catalog)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def _load_catalog(path: str, mtime_ns: int, size: int) -> Catalog:
+    # keyed by the file's mtime and size: a rerun reuses the parsed catalog, a save or hand edit reloads it
+    return load_catalog(path)
+
+
 def catalog_or_stop() -> Catalog:
     """The validated catalog, or the error on screen (with a way back to the previous file) and the page stops."""
     path = catalog_path()
     try:
-        return load_catalog(path)
+        stat = path.stat()
+    except OSError:
+        stat = None  # load_catalog names the missing or unreadable file
+    try:
+        return _load_catalog(str(path), stat.st_mtime_ns, stat.st_size) if stat else load_catalog(path)
     except GroundworkError as exc:
         st.error(str(exc))
         backup = path.with_name(path.name + ".bak")
@@ -53,8 +63,9 @@ class Measured:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _read_traces(days: int) -> tuple[dict | None, pd.DataFrame | None, str]:
-    if not get_settings().db_path.exists():
+def _read_traces(days: int, db_path: str) -> tuple[dict | None, pd.DataFrame | None, str]:
+    # db_path keys the cache, so a different data dir never gets another store's figures
+    if not Path(db_path).exists():
         return None, None, "no trace store yet"
     try:
         from backend.observability import queries
@@ -75,7 +86,7 @@ def _read_traces(days: int) -> tuple[dict | None, pd.DataFrame | None, str]:
 
 
 def measured_figures(days: int = MEASURED_DAYS) -> Measured:
-    tokens, stages, note = _read_traces(days)
+    tokens, stages, note = _read_traces(days, str(get_settings().db_path))
     return Measured(tokens, stages, note)
 
 

@@ -215,3 +215,25 @@ def test_zero_volume_draws_no_marker_left_of_the_curves(pricing):
     app.number_input(key="ce_volume").set_value(50_000).run()
     curves = next(c for c in app.get("plotly_chart") if "your volume" in c.proto.spec)
     assert "your volume" in [a["text"] for a in json.loads(curves.proto.spec)["layout"]["annotations"]]
+
+
+def test_measured_figures_follow_the_data_dir(pricing, data_dir, tmp_path, monkeypatch):
+    """The trace figures are cached per trace store: another data dir never gets the first one's answer."""
+    from types import SimpleNamespace
+
+    import components.platform
+    from backend.settings import Settings, get_settings
+    from backend.store.db import Store
+    from components.econ_common import measured_figures
+
+    assert measured_figures().note == "no trace store yet"  # this test's data dir has no store
+    other = Settings(data_dir=tmp_path / "other-data")
+    other.ensure_dirs()
+    store = Store(other.db_path)
+    monkeypatch.setenv("GROUNDWORK_DATA_DIR", str(other.data_dir))
+    monkeypatch.setattr(components.platform, "get_platform", lambda: SimpleNamespace(store=store))
+    get_settings.cache_clear()
+    try:
+        assert measured_figures().note == "no traced requests yet"
+    finally:
+        store.close()
