@@ -1,6 +1,7 @@
 """Near-duplicate detection: MinHash signatures over word 5-shingles and an LSH index to query them."""
 from __future__ import annotations
 
+import functools
 import re
 import threading
 
@@ -31,9 +32,16 @@ def _from_bytes(signature: bytes) -> LeanMinHash:
         raise ValueError(f"not a MinHash signature ({len(signature)} bytes): {exc}") from exc
 
 
+@functools.lru_cache(maxsize=None)
+def _permutations(num_perm: int):
+    # MinHash draws its permutations from a seeded RNG on every construction: draw them once per size.
+    return MinHash(num_perm=num_perm).permutations
+
+
 def minhash_signature(text: str, num_perm: int = 128) -> bytes:
     """Serialised MinHash of the text's lower-cased word 5-shingles (stable across processes)."""
-    minhash = MinHash(num_perm=num_perm)
+    # The seed-1 affine32 permutations a bare MinHash(num_perm) would draw, so stored signatures still match.
+    minhash = MinHash(num_perm=num_perm, permutations=_permutations(num_perm), scheme="affine32")
     minhash.update_batch(_shingles(text))
     return _to_bytes(LeanMinHash(minhash))
 
