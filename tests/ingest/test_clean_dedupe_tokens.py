@@ -91,6 +91,19 @@ def test_best_match_first_replace_and_remove():
     assert index.query(minhash_signature(" ".join(base))) == [] and len(index) == 1
 
 
+def test_signature_matches_a_fresh_minhash():
+    # Permutations are drawn once per process; signatures must still equal those stored before that.
+    from datasketch import LeanMinHash, MinHash
+
+    text = " ".join(words(1))
+    for num_perm in (128, 64):
+        fresh = MinHash(num_perm=num_perm)
+        fresh.update_batch([" ".join(text.split()[i:i + 5]).encode() for i in range(len(text.split()) - 4)])
+        buf = bytearray(LeanMinHash(fresh).bytesize())
+        LeanMinHash(fresh).serialize(buf)
+        assert minhash_signature(text, num_perm=num_perm) == bytes(buf)
+
+
 def test_signature_is_bytes_stable_and_checked():
     signature = minhash_signature("the same text every time", num_perm=64)
     assert isinstance(signature, bytes) and signature == minhash_signature("the same text every time", num_perm=64)
