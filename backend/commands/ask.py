@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+from backend.jsonl import json_objects
 from backend.models import Answer, GroundworkError, InputError
 from backend.settings import get_settings
 
@@ -55,17 +56,11 @@ def read_batch(path: Path) -> list[tuple[object, str]]:
         raise InputError(f"--batch {path}: no such file")
     items = []
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")  # not splitlines(): U+2028 may sit inside a question
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(f"--batch {path}: not UTF-8 text") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"--batch {path} line {number}: not JSON ({exc.msg})") from None
-        if not isinstance(record, dict) or "question" not in record or "id" not in record:
+    for number, record in json_objects(text, lambda n: f"--batch {path} line {n}", bad_json="not JSON"):
+        if "question" not in record or "id" not in record:
             raise InputError(f'--batch {path} line {number}: needs an object with "id" and "question"')
         if not isinstance(record["question"], str):
             raise InputError(f"--batch {path} line {number}: question must be a string")

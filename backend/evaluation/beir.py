@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Callable
 
 import numpy as np
 
+from backend.jsonl import json_objects
 from backend.models import InputError, LoadedDocument
 
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
@@ -51,16 +51,7 @@ def _jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
     if not path.is_file():
         raise InputError(f"{path}: missing (a BEIR dataset needs corpus.jsonl, queries.jsonl and qrels/<split>.tsv)")
     rows, seen = [], set()
-    # split on \n only: splitlines() would also break at U+2028 inside a JSON string.
-    for number, line in enumerate(_read_text(path).split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}: malformed JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+    for number, row in json_objects(_read_text(path), lambda n: f"{path}:{n}", bad_json="malformed JSON"):
         for key in required:
             if key not in row or row[key] is None:
                 raise InputError(f"{path}:{number}: missing `{key}`")

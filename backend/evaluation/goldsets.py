@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePath
 from typing import Iterable
 
+from backend.jsonl import json_objects
 from backend.models import InputError
 from backend.settings import PROJECT_ROOT
 
@@ -142,18 +143,8 @@ def _check_unique(items: list[GoldItem], label: str) -> None:
 
 
 def parse_jsonl(text: str, label: str) -> list[GoldItem]:
-    items = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        where = f"{label} line {number}"
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
-        items.append(item_from_record(row, number, where))
+    items = [item_from_record(row, number, f"{label} line {number}")
+             for number, row in json_objects(text, lambda n: f"{label} line {n}")]
     if not items:
         raise InputError(f"{label}: no questions (the file is empty)")
     _check_unique(items, label)

@@ -25,6 +25,14 @@ def test_jsonl_demo_format(tmp_path):
     assert second.answerable is False and second.relevant == {}
 
 
+def test_jsonl_keeps_line_separator_inside_a_question_and_skips_a_bom(tmp_path):
+    # splitlines() used to break the record at U+2028; a leading BOM (Windows editors) used to be "not valid JSON".
+    path = tmp_path / "gold.jsonl"
+    path.write_text("\ufeff" + json.dumps({"id": "q1", "question": "Fee\u2028now?", "answer": "5 EUR."}, ensure_ascii=False) + "\n")
+    items = goldsets.read_gold_file(path).items
+    assert [(i.id, i.question, i.line) for i in items] == [("q1", "Fee\u2028now?", 1)]
+
+
 def test_csv_with_multiple_documents(tmp_path):
     path = tmp_path / "upload.csv"
     path.write_text("question,reference_answer,relevant_document_ids\nWhat?,It is X.,a.md;b.md\n\nWhy?,,c.md\n")
