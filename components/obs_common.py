@@ -12,12 +12,17 @@ STATUS_ICONS = {"ok": ":material/check_circle:", "warn": ":material/warning:", "
 STATUS_COLOURS = {"ok": "green", "warn": "orange", "alert": "red", "insufficient": "gray"}
 
 
+def collection_select(where, store, key: str) -> str | None:
+    """The collection filter of the operator pages, in `where` (a column or st): a collection, None for all."""
+    collection = where.selectbox("Collection", [ALL] + queries.trace_collections(store), key=key)
+    return None if collection == ALL else collection
+
+
 def time_and_collection(store, key: str, default_range: str = "Last 7 days") -> tuple[float, str | None]:
     """Two selectors side by side: the time range (in days) and a collection (None for all)."""
     left, right = st.columns(2)
     label = left.selectbox("Time range", list(RANGES), index=list(RANGES).index(default_range), key=f"{key}_range")
-    collection = right.selectbox("Collection", [ALL] + queries.trace_collections(store), key=f"{key}_collection")
-    return RANGES[label], None if collection == ALL else collection
+    return RANGES[label], collection_select(right, store, f"{key}_collection")
 
 
 OPERATIONS_TTL_S = 30

@@ -3,9 +3,8 @@ import pandas as pd
 import streamlit as st
 
 from backend.observability import drift
-from backend.observability.queries import trace_collections
 from components.obs_charts import drift_timeline_figure
-from components.obs_common import ALL, STATUS_COLOURS, STATUS_ICONS, operator_page, pct
+from components.obs_common import STATUS_COLOURS, STATUS_ICONS, collection_select, operator_page, pct
 
 platform = operator_page(
     "Drift",
@@ -17,7 +16,7 @@ settings = platform.settings
 
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns([1.3, 1.2, 1, 1])
-    collection = c1.selectbox("Collection", [ALL] + trace_collections(store), key="drift_collection")
+    collection = collection_select(c1, store, "drift_collection")
     by = c2.radio("Windows", ["by time", "by request count"], horizontal=True, key="drift_by",
                   help="By count compares the last N requests with the M before them (handy for replayed traffic).")
     if by == "by time":
@@ -41,7 +40,7 @@ def _report(collection, current_n, reference_n, current_hours, reference_hours, 
 
 
 with st.spinner("Embedding questions and comparing windows…"):
-    report = _report(None if collection == ALL else collection, current_n, reference_n, current_hours,
+    report = _report(collection, current_n, reference_n, current_hours,
                      reference_hours, str(settings.data_dir))
 
 fmt = "%Y-%m-%d %H:%M"

@@ -4,7 +4,7 @@ from datetime import timedelta
 import streamlit as st
 
 from backend.observability import queries
-from components.obs_common import ALL, RANGES, ms, operator_page, usd
+from components.obs_common import RANGES, collection_select, ms, operator_page, usd
 from components.trace_waterfall import span_table, waterfall_figure
 
 platform = operator_page(
@@ -20,7 +20,7 @@ with st.container(border=True):
     text = c2.text_input("Question, answer or trace id contains", key="tx_text", placeholder="e.g. refund")
     min_ms = c3.number_input("Slower than (ms)", min_value=0, value=0, step=100, key="tx_min_ms")
     status = c4.selectbox("Status", ["any", "ok", "error"], key="tx_status")
-    collection = c5.selectbox("Collection", [ALL] + queries.trace_collections(store), key="tx_collection")
+    collection = collection_select(c5, store, "tx_collection")
 
 found = queries.find_traces(
     store,
@@ -28,7 +28,7 @@ found = queries.find_traces(
     text=text.strip() or None,
     min_ms=float(min_ms) or None,
     status=None if status == "any" else status,
-    collection=None if collection == ALL else collection,
+    collection=collection,
     limit=500,
 )
 linked = st.query_params.get("trace")  # a deep link (?trace=<id>) opens that trace whatever the filters
