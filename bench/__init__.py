@@ -37,11 +37,17 @@ def bench_settings(name: str):
 
 
 def write_results(name: str, results: dict) -> Path:
+    """bench/results/<name>.json, or <name>-quick.json for a --quick run."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+    path = RESULTS_DIR / f"{name}{'-quick' if results.get('quick') else ''}.json"
     path.write_text(json.dumps(results, indent=2, default=str))
     return path
 
 
 def machine() -> str:
     return f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at start"
+
+
+def heading(title: str, results: dict) -> str:
+    """First line of a bench report: what ran, on what machine, quick or not."""
+    return f"== {title} bench ({results['machine']}{', quick' if results['quick'] else ''})"

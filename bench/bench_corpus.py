@@ -5,7 +5,7 @@ import argparse
 import os
 import time
 
-from bench import bench_settings, machine, percentiles, timed, write_results
+from bench import bench_settings, heading, machine, percentiles, timed, write_results
 
 COLLECTION = "bench-corpus"
 TOPICS = ["fees", "transfers", "savings", "mortgages", "cards", "fraud", "complaints", "privacy", "lending", "insurance"]
@@ -128,13 +128,13 @@ def main(quick: bool = False) -> dict:
         results["search"] = bench_search_explorer(platform, 10 if quick else 30)
     results["pages_ms"] = bench_pages(settings.data_dir, 3 if quick else 5)
     print_report(results)
-    write_results("corpus-quick" if quick else "corpus", results)
+    write_results("corpus", results)
     return results
 
 
 def print_report(results: dict) -> None:
     table, search = results["table"], results["search"]
-    print(f"== corpus browser bench ({results['machine']}{', quick' if results['quick'] else ''})")
+    print(heading("corpus browser", results))
     ingest = results["ingest_s"]
     print(f"{table['documents']:,} documents" + (f", ingested in {ingest} s" if ingest else " (reused)"))
     print("documents table (filter, sort and page in DuckDB):")

@@ -5,7 +5,7 @@ import argparse
 import shutil
 import time
 
-from bench import SCIFACT_DIR, bench_settings, machine, write_results
+from bench import SCIFACT_DIR, bench_settings, heading, machine, write_results
 
 
 def bench_ingest(documents: int) -> dict:
@@ -49,12 +49,12 @@ def main(quick: bool = False) -> dict:
     else:
         results["ingest"] = bench_ingest(300 if quick else 2000)
     print_report(results)
-    write_results("ingest-quick" if quick else "ingest", results)
+    write_results("ingest", results)
     return results
 
 
 def print_report(results: dict) -> None:
-    print(f"== ingest bench ({results['machine']}{', quick' if results['quick'] else ''})")
+    print(heading("ingest", results))
     figures = results["ingest"]
     if isinstance(figures, str):
         print(figures)

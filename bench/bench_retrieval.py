@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from bench import SCIFACT_DIR, bench_settings, machine, percentiles, timed, write_results
+from bench import SCIFACT_DIR, bench_settings, heading, machine, percentiles, timed, write_results
 
 COLLECTION = "beir-scifact"
 
@@ -216,12 +216,12 @@ def main(quick: bool = False) -> dict:
         results["scifact"] = f"skipped: {SCIFACT_DIR} not found"
     results["faiss"] = bench_faiss_suite(100_000 if quick else 1_000_000, 100 if quick else 200, real_vectors, real_queries)
     print_report(results)
-    write_results("retrieval-quick" if quick else "retrieval", results)
+    write_results("retrieval", results)
     return results
 
 
 def print_report(results: dict) -> None:
-    print(f"== retrieval bench ({results['machine']}{', quick' if results['quick'] else ''})")
+    print(heading("retrieval", results))
     scifact = results["scifact"]
     if isinstance(scifact, str):
         print(scifact)
