@@ -31,7 +31,9 @@ _MARKERS = re.compile(r"\s*\[\d+\??\]")
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
+    from backend.jsonl import json_objects  # after the sys.path insert above
+
+    return [row for _, row in json_objects(path.read_text(encoding="utf-8"), lambda n: f"{path} line {n}")]
 
 
 def _pct(values: list[float], q: float) -> float | None:
