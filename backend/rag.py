@@ -14,16 +14,16 @@ from backend.cache import AnswerCache, CacheKey, config_key
 from backend.generation.base import Generation, GenerationRequest, build_generator
 from backend.generation.citations import CitationVerifier
 from backend.generation.context import assemble_context
-from backend.generation.prompts import NOT_FOUND, looks_like_injection, reveals_prompt
+from backend.generation.prompts import looks_like_injection, reveals_prompt
 from backend.generation.text import RelevanceScorer, SentenceEncoder, shared_encoder, split_sentences
 from backend.memory import ConversationMemory
-from backend.models import Answer, Citation, GroundworkError, Hit, InputError
+from backend.models import Answer, Citation, Hit, InputError
 from backend.pii import get_redactor
 from backend.retrieval.freshness import prefer_current
-from backend.retrieval.fusion import fuse_reciprocal_rank, fuse_weighted
+from backend.retrieval.retriever import check_mode
+from backend.retrieval.fusion import fuse_rankings
 from backend.settings import Settings
 
-MODES = ("bm25", "dense", "hybrid")
 REFUSAL = "I can't share my instructions. Ask a question about the documents and I will answer from them."
 INJECTION_NOTICE = ("Your question contains instructions addressed to the assistant; they were ignored. "
                     "Answers come only from the documents.")
@@ -228,9 +228,7 @@ class RAG:
         owner, version = self._collection(collection)
         if tenant is not None and tenant != owner:
             raise InputError(f"collection {collection!r} does not belong to tenant {tenant!r}")
-        mode = mode or self.settings.retrieval_mode
-        if mode not in MODES:
-            raise InputError(f"mode: {mode!r} is not a retrieval mode (choose {', '.join(MODES)})")
+        mode = check_mode(mode, self.settings)
         k = int(k or self.settings.top_k)
         if not 1 <= k <= 50:
             raise InputError(f"k: {k} is out of range (1 to 50)")
@@ -253,7 +251,6 @@ class RAG:
     def _run(self, r: _Request, emit: Callable[[str], None] | None) -> Answer:
         started = time.perf_counter()
         answer = r.answer
-        settings = self.settings
         generator = self.generator(r.generator_name)
         with self.tracer.request("rag.ask", collection=r.collection, tenant=r.tenant, mode=r.mode, k=r.k,
                                  generator=generator.name) as root:
@@ -343,10 +340,8 @@ class RAG:
         rerank = settings.reranker != "none"
         limit = max(k * 4, 20) if rerank else k
         with self._stage(answer, "fuse", fusion=settings.fusion if mode == "hybrid" else mode) as span:
-            if mode == "hybrid" and settings.fusion == "weighted":
-                fused = fuse_weighted(rankings, {"dense": settings.dense_weight, "bm25": 1 - settings.dense_weight}, limit=limit)
-            else:  # a single retriever fused alone keeps its order; RRF scores stay comparable across modes
-                fused = fuse_reciprocal_rank(rankings, k=settings.rrf_k, limit=limit)
+            fused = fuse_rankings(rankings, mode, settings.fusion, rrf_k=settings.rrf_k,
+                                  dense_weight=settings.dense_weight, limit=limit)
             chunks = self.platform.chunks_by_ids([h.chunk_id for h in fused])
             # Only chunks of this collection, whatever an index or a race may return.
             fused = [h for h in fused if h.chunk_id in chunks and chunks[h.chunk_id].collection == collection]

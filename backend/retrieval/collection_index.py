@@ -11,7 +11,7 @@ import numpy as np
 
 from backend.models import GroundworkError, Hit
 from backend.retrieval.dense import DenseIndex
-from backend.retrieval.fusion import fuse_reciprocal_rank, fuse_weighted
+from backend.retrieval.fusion import fuse_rankings
 from backend.retrieval.lexical import LexicalIndex
 from backend.retrieval.manifest import IndexManifest
 
@@ -20,13 +20,6 @@ DENSE_FILE = "dense.faiss"
 LEXICAL_DIR = "lexical"
 MODES = ("bm25", "dense", "hybrid")
 FUSIONS = ("rrf", "weighted")
-
-
-def _single_retriever_hits(name: str, ranking: list[tuple[int, float]], k: int) -> list[Hit]:
-    return [
-        Hit(chunk_id=chunk_id, scores={name: score}, ranks={name: rank}, fused_score=score, rank=rank)
-        for rank, (chunk_id, score) in enumerate(ranking[:k], start=1)
-    ]
 
 
 class CollectionIndex:
@@ -123,11 +116,7 @@ class CollectionIndex:
                 rankings["bm25"] = self.lexical.search(query, depth, allowed_ids)
             if mode in ("dense", "hybrid"):
                 rankings["dense"] = self.dense.search(query_vec, depth, allowed_ids)[0]
-        if mode != "hybrid":
-            return _single_retriever_hits(mode, rankings[mode], k)
-        if fusion == "rrf":
-            return fuse_reciprocal_rank(rankings, k=rrf_k, limit=k)
-        return fuse_weighted(rankings, {"dense": dense_weight, "bm25": 1.0 - dense_weight}, limit=k)
+        return fuse_rankings(rankings, mode, fusion, rrf_k=rrf_k, dense_weight=dense_weight, limit=k)
 
     def vectors(self, ids) -> dict[int, np.ndarray]:
         with self._lock:

@@ -51,3 +51,22 @@ def fuse_weighted(rankings: dict[str, list[tuple[int, float]]], weights: dict[st
             total += weights.get(retriever, 0.0) * normalised
         hit.fused_score = total
     return _ranked(hits, limit)
+
+
+def single_retriever_hits(name: str, ranking: list[tuple[int, float]], limit: int | None = None) -> list[Hit]:
+    """One retriever's ranking as hits: its own score is the fused score, its order the rank."""
+    return [
+        Hit(chunk_id=chunk_id, scores={name: score}, ranks={name: rank}, fused_score=score, rank=rank)
+        for rank, (chunk_id, score) in enumerate(ranking[:limit] if limit is not None else ranking, start=1)
+    ]
+
+
+def fuse_rankings(rankings: dict[str, list[tuple[int, float]]], mode: str, fusion: str = "rrf", *,
+                  rrf_k: int = 60, dense_weight: float = 0.5, limit: int | None = None) -> list[Hit]:
+    """The hits a retrieval mode returns from its retrievers' rankings: the one place both the platform's
+    search and the traced hot path (which runs each retriever in its own span) fuse."""
+    if mode != "hybrid":
+        return single_retriever_hits(mode, rankings[mode], limit)
+    if fusion == "rrf":
+        return fuse_reciprocal_rank(rankings, k=rrf_k, limit=limit)
+    return fuse_weighted(rankings, {"dense": dense_weight, "bm25": 1.0 - dense_weight}, limit=limit)

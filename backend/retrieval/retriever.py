@@ -5,12 +5,12 @@ import threading
 from contextlib import nullcontext
 
 from backend.models import Hit, InputError
+from backend.retrieval.collection_index import MODES
 from backend.retrieval.freshness import prefer_current
 from backend.settings import Settings
 from backend.store import corpus
 from backend.store.db import Store
 
-MODES = ("bm25", "dense", "hybrid")
 
 
 def check_query(query: str, settings: Settings) -> str:
