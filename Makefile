@@ -1,9 +1,9 @@
 # The two commands: `make run` installs everything, builds the demo index and starts the app;
-# `make test` installs what the tests need and runs them.
+# `make test` installs what the tests need and runs them; `make lint` runs ruff and mypy (see pyproject.toml).
 PYTHON ?= python3
 PORT ?= 8501
 
-.PHONY: run install demo app test install-test bench
+.PHONY: run install demo app test install-test lint bench
 
 run: install demo app
 
@@ -22,6 +22,11 @@ test: install-test
 install-test:
 	$(PYTHON) -m pip install -q -r requirements-dev.txt
 	bash scripts/install-chromium.sh
+
+# ruff and mypy are pinned in requirements-dev.txt, so lint installs what the tests install.
+lint: install-test
+	$(PYTHON) -m ruff check backend components pages bench scripts tests app.py
+	$(PYTHON) -m mypy backend
 
 bench:
 	HF_HUB_OFFLINE=1 $(PYTHON) -m bench

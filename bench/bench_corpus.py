@@ -34,10 +34,10 @@ def _records(n: int):
 
 def ensure_corpus(platform, n: int) -> float | None:
     """Ingest n generated documents through ingest_records (once; a later run reuses them). Seconds, or None if reused."""
-    if platform.has_collection(COLLECTION) and platform.count_documents(COLLECTION) >= n:
+    if platform.corpus.has_collection(COLLECTION) and platform.corpus.count_documents(COLLECTION) >= n:
         return None
     started = time.perf_counter()
-    report = platform.ingest_records(COLLECTION, list(_records(n)), label=f"bench-corpus {n}")
+    report = platform.corpus.ingest_records(COLLECTION, list(_records(n)), label=f"bench-corpus {n}")
     if report.counts["failed"]:
         raise SystemExit(f"bench corpus: {report.counts['failed']} documents failed: {report.failed[0].message}")
     return round(time.perf_counter() - started, 1)
@@ -49,31 +49,31 @@ def _repeat(fn, times: int) -> dict:
 
 
 def bench_documents_table(platform, reps: int) -> dict:
-    from backend import corpus_views as cv
+    from backend.corpus.document_list import DocumentQuery, document_facets, document_page
 
-    total = platform.count_documents(COLLECTION)
+    total = platform.corpus.count_documents(COLLECTION)
     cases = {
-        "first page, newest first": cv.DocumentQuery(collection=COLLECTION),
-        "title search 'harbour', sorted by title": cv.DocumentQuery(collection=COLLECTION, search="harbour", order_by="title",
-                                                                     descending=False),
-        "type + status filter, page 20 by title": cv.DocumentQuery(collection=COLLECTION, mime_types=("application/pdf",),
-                                                                   statuses=("current",), order_by="title", page=20),
-        "sorted by chunk count": cv.DocumentQuery(collection=COLLECTION, order_by="chunks"),
-        "last page (offset ~10k)": cv.DocumentQuery(collection=COLLECTION, page=10**6, page_size=50),
-        "every collection, 200 rows": cv.DocumentQuery(page_size=200),
+        "first page, newest first": DocumentQuery(collection=COLLECTION),
+        "title search 'harbour', sorted by title": DocumentQuery(collection=COLLECTION, search="harbour", order_by="title",
+                                                                  descending=False),
+        "type + status filter, page 20 by title": DocumentQuery(collection=COLLECTION, mime_types=("application/pdf",),
+                                                                statuses=("current",), order_by="title", page=20),
+        "sorted by chunk count": DocumentQuery(collection=COLLECTION, order_by="chunks"),
+        "last page (offset ~10k)": DocumentQuery(collection=COLLECTION, page=10**6, page_size=50),
+        "every collection, 200 rows": DocumentQuery(page_size=200),
     }
-    results = {name: _repeat(lambda q=query: cv.document_page(platform, q), reps) for name, query in cases.items()}
-    results["filter choices (facets)"] = _repeat(lambda: cv.document_facets(platform, COLLECTION), reps)
+    results = {name: _repeat(lambda q=query: document_page(platform, q), reps) for name, query in cases.items()}
+    results["filter choices (facets)"] = _repeat(lambda: document_facets(platform, COLLECTION), reps)
     return {"documents": total, "ms": results}
 
 
 def bench_search_explorer(platform, reps: int) -> dict:
-    from backend import corpus_views as cv
+    from backend.corpus.search_explorer import explain_search
 
     embed = percentiles([timed(platform.embedder.encode_query, q)[1] for q in QUERIES])
-    cv.explain_search(platform, QUERIES[0], COLLECTION, k=8)
-    runs = [timed(cv.explain_search, platform, QUERIES[i % len(QUERIES)], COLLECTION, 8)[1] for i in range(reps)]
-    without = [timed(cv.explain_search, platform, QUERIES[i % len(QUERIES)], COLLECTION, 8, True)[1] for i in range(reps)]
+    explain_search(platform, QUERIES[0], COLLECTION, k=8)
+    runs = [timed(explain_search, platform, QUERIES[i % len(QUERIES)], COLLECTION, 8)[1] for i in range(reps)]
+    without = [timed(explain_search, platform, QUERIES[i % len(QUERIES)], COLLECTION, 8, True)[1] for i in range(reps)]
     return {"explain_ms": percentiles(runs), "explain_without_superseded_ms": percentiles(without),
             "query_embedding_ms": embed}
 

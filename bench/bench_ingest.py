@@ -20,10 +20,10 @@ def bench_ingest(documents: int) -> dict:
         embedder = platform.embedder
         embedder.encode(["warm up the model"])  # the model load is not ingest time
         started = time.perf_counter()
-        report = platform.ingest_records("bench-ingest", records, label="bench")
+        report = platform.corpus.ingest_records("bench-ingest", records, label="bench")
         ingest_s = time.perf_counter() - started
         # The exact texts the pipeline embedded ("title: chunk text"), as the index stored them.
-        index = platform.collection_index("bench-ingest")
+        index = platform.corpus.collection_index("bench-ingest")
         texts = list(index.texts(sorted(index.ids()[1])).values())
     started = time.perf_counter()
     embedder.encode(texts, batch_size=settings.embedding_batch_size)

@@ -19,14 +19,14 @@ def _scifact_index(quick: bool):
     dataset = load_beir(SCIFACT_DIR, "test")
     platform = Platform(bench_settings("data"))
     ensure_indexed(platform, dataset, COLLECTION)
-    index = platform.collection_index(COLLECTION)
+    index = platform.corpus.collection_index(COLLECTION)
     queries = list(dataset.queries.items())[: 100 if quick else None]
     return platform, dataset, index, queries
 
 
 def _chunk_sources(platform, chunk_ids) -> dict[int, str]:
-    sources = platform.document_source_map(COLLECTION)
-    chunks = platform.chunks_by_ids(list(chunk_ids))
+    sources = platform.corpus.document_source_map(COLLECTION)
+    chunks = platform.corpus.chunks_by_ids(list(chunk_ids))
     return {chunk_id: sources[chunk.document_id] for chunk_id, chunk in chunks.items() if chunk.document_id in sources}
 
 

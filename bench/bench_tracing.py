@@ -40,17 +40,13 @@ def _summary(ms: list[float]) -> dict:
 
 
 def hot_path_overhead(platform, questions: list[str], rounds: int) -> dict:
-    from backend.observability.tracing import Tracer
-    from backend.rag import RAG
-
-    settings = platform.settings
-    dead = settings.model_copy(update={"otlp_endpoint": f"http://127.0.0.1:{_closed_port()}", "otlp_timeout_s": 1.0})
-    tracers = {
-        "off": Tracer(None, settings.model_copy(update={"tracing_enabled": False})),
-        "duckdb": platform.tracer,
-        "duckdb+dead_otlp": Tracer(platform.store, dead),
+    variants = {
+        "off": platform.derive(tracing_enabled=False),
+        "duckdb": platform,
+        "duckdb+dead_otlp": platform.derive(otlp_endpoint=f"http://127.0.0.1:{_closed_port()}", otlp_timeout_s=1.0),
     }
-    rags = {mode: RAG(platform, tracer=tracer) for mode, tracer in tracers.items()}
+    tracers = {mode: variant.tracer for mode, variant in variants.items()}
+    rags = {mode: variant.chat for mode, variant in variants.items()}
     for rag in rags.values():  # warm every path once (models, indexes, the exporters' first batch)
         rag.ask(questions[0], "demo", remember=False, use_cache=False)
     timings: dict[str, list[float]] = {mode: [] for mode in rags}
@@ -87,7 +83,8 @@ def hot_path_overhead(platform, questions: list[str], rounds: int) -> dict:
 
 def span_cost(requests: int = 2000) -> dict:
     """Microseconds per span (a request plus 11 stage spans) with tracing off and on, and exporter throughput."""
-    from backend.observability.tracing import STAGES, Tracer
+    from backend.observability.conventions import STAGES
+    from backend.observability.tracing import Tracer
     from backend.settings import Settings
     from backend.store.db import Store
 
@@ -122,8 +119,9 @@ def exporter_throughput(batches: int = 40, batch_size: int = 256) -> dict:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+    from backend.observability.conventions import STAGES
     from backend.observability.exporter import DuckDBSpanExporter
-    from backend.observability.tracing import STAGES, Tracer
+    from backend.observability.tracing import Tracer
     from backend.settings import Settings
     from backend.store.db import Store
 

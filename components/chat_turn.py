@@ -1,35 +1,30 @@
-"""Chat pieces: the shared RAG object, one rendered turn (answer, notices, sources, feedback, stage details)."""
+"""Chat pieces: the shared chat service, one rendered turn (answer, notices, sources, feedback, stage details)."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from backend.chat.service import ChatService
 from backend.models import GroundworkError
-from backend.rag import RAG
+from backend.observability.conventions import STAGE_LABELS
 from components.citation_card import citation_cards
 from components.platform import get_platform
 
-STAGE_LABELS = {
-    "redact": "redact question", "contextualize": "contextualize", "embed_query": "embed query",
-    "cache_lookup": "cache lookup", "bm25": "BM25", "dense": "dense (FAISS)", "fuse": "fuse", "rerank": "rerank",
-    "compress": "context / compress", "generate": "generate", "verify": "verify citations", "redact_answer": "redact answer",
-}
-
 
 @st.cache_resource(show_spinner="Loading the answer pipeline…")
-def _rag_for(platform_id: int, _platform) -> RAG:
-    rag = RAG(_platform)
+def _warm_chat(platform_id: int, _platform) -> ChatService:
+    chat = _platform.chat
     try:
-        rag.warm()  # the first question then answers at warm speed
+        chat.warm()  # the first question then answers at warm speed
     except GroundworkError:
         pass  # e.g. an unusable configured generator: the page shows that message when asked
-    return rag
+    return chat
 
 
-def get_rag() -> RAG:
-    """One RAG per platform (the platform itself is an st.cache_resource shared by every session)."""
+def get_chat() -> ChatService:
+    """The platform's one chat service, warmed once per process (the platform is shared by every session)."""
     platform = get_platform()
-    return _rag_for(id(platform), platform)
+    return _warm_chat(id(platform), platform)
 
 
 def markdown_safe(text: str) -> str:
@@ -62,7 +57,7 @@ def details(answer: dict) -> None:
 @st.fragment
 def feedback(message_id: int, existing: dict | None = None) -> None:
     """Thumbs up/down with an optional comment; a click reruns only this fragment, not the conversation."""
-    rag = get_rag()
+    chat = get_chat()
     saved = st.session_state.setdefault("feedback_saved", {})
     if existing:  # a reopened conversation shows the rating it already has
         saved.setdefault(message_id, (existing["score"], existing["comment"]))
@@ -72,7 +67,7 @@ def feedback(message_id: int, existing: dict | None = None) -> None:
         return
     comment = st.text_input("Comment (optional)", key=f"comment-{message_id}", placeholder="What was right or wrong?")
     if saved.get(message_id) != (score, comment):
-        rag.feedback(message_id, int(score), comment or "")
+        chat.feedback(message_id, int(score), comment or "")
         saved[message_id] = (score, comment)
         st.caption("Thanks, your feedback was recorded." if not comment else "Thanks, your comment was recorded.")
 

@@ -8,7 +8,6 @@ import streamlit as st
 from backend.models import GroundworkError
 from components.corpus_common import flash
 
-
 PENDING = "corpus_pending_action"
 
 
@@ -59,7 +58,7 @@ def confirm_delete_document(platform, document_id: int, title: str, chunks: int)
                "Ingesting the file again brings it back.")
 
     def delete() -> None:
-        platform.delete_document(document_id)
+        platform.corpus.delete_document(document_id)
         close_document()
 
     _confirm_or_cancel("Delete", ":material/delete:", "delete_document", delete,
@@ -68,7 +67,7 @@ def confirm_delete_document(platform, document_id: int, title: str, chunks: int)
 
 @st.dialog("Move document", on_dismiss=_forget)
 def confirm_move_document(platform, document_id: int, title: str, current: str) -> None:
-    others = [name for name in platform.collection_names() if name != current]
+    others = [name for name in platform.corpus.collection_names() if name != current]
     st.markdown(f"Move **{title}** out of **{current}**. Its chunks keep their embeddings; nothing is re-embedded.")
     choice = st.radio("Into", ["An existing collection", "A new collection"] if others else ["A new collection"],
                       horizontal=True, key="move_target_kind")
@@ -76,7 +75,7 @@ def confirm_move_document(platform, document_id: int, title: str, current: str) 
         target = st.selectbox("Collection", others, key="move_target_existing")
     else:
         target = st.text_input("New collection name", key="move_target_new", placeholder="e.g. archive-2024").strip()
-    _confirm_or_cancel("Move", ":material/drive_file_move:", "move", lambda: platform.move_document(document_id, target),
+    _confirm_or_cancel("Move", ":material/drive_file_move:", "move", lambda: platform.corpus.move_document(document_id, target),
                        f"Moved “{title}” from {current} to {target}.", disabled=not target)
 
 
@@ -84,4 +83,4 @@ def confirm_move_document(platform, document_id: int, title: str, current: str) 
 def confirm_delete_collection(platform, name: str) -> None:
     st.markdown(f"Delete the empty collection **{name}** and its index files?")
     _confirm_or_cancel("Delete collection", ":material/delete:", "delete_collection",
-                       lambda: platform.delete_collection(name), f"Deleted collection {name}.")
+                       lambda: platform.corpus.delete_collection(name), f"Deleted collection {name}.")

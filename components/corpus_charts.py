@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from backend.corpus_views import ChunkLengths, EmbeddingMap
+from backend.corpus.overview import ChunkLengths, EmbeddingMap
 
 
 def _layout(fig: go.Figure, height: int = 360) -> go.Figure:

@@ -7,7 +7,7 @@ from typing import Callable
 
 import streamlit as st
 
-from backend.corpus_views import EXPORT_FORMATS
+from backend.corpus.export import EXPORT_FORMATS
 
 ALL_COLLECTIONS = "All collections"
 STATUS_COLOURS = {"superseded": "orange", "deleted": "red", "current": "green", "active": "gray", "draft": "violet"}
@@ -16,7 +16,7 @@ STATUS_COLOURS = {"superseded": "orange", "deleted": "red", "current": "green", 
 def collection_picker(platform, key: str, label: str = "Collection", include_all: bool = True,
                       container=st) -> str | None:
     """A collection name, or None for 'all collections' (when offered); stops the page when there are none."""
-    names = platform.collection_names()
+    names = platform.corpus.collection_names()
     if not names:
         st.info("Nothing is indexed yet. Upload files on the **Upload** page, or run "
                 "`python -m backend ingest PATH --collection NAME`.", icon=":material/upload_file:")

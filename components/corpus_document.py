@@ -6,8 +6,17 @@ import html
 import pandas as pd
 import streamlit as st
 
-from backend import corpus_views
-from backend.corpus_upload import describe
+from backend.corpus.document_detail import (
+    DocumentDetail,
+    VersionDiff,
+    chunk_rows,
+    document_detail,
+    preview_sections,
+    version_diff,
+)
+from backend.corpus.labels import TEXT_PIECES, type_label
+from backend.corpus.privacy import PiiMasker, PiiReport, pii_report
+from backend.corpus.upload import describe
 from backend.models import GroundworkError
 from components.corpus_actions import ask, asked, close_document, confirm_delete_document, confirm_move_document
 from components.corpus_common import code_height, flash, human_bytes, status_badge, text_block
@@ -17,31 +26,31 @@ ENTITY_COLOURS = "#f8d7da"
 
 
 @st.cache_data(show_spinner="Looking for personal data…", max_entries=64)
-def _pii(_platform, document_id: int, content_hash: str) -> corpus_views.PiiReport:
+def _pii(_platform, document_id: int, content_hash: str) -> PiiReport:
     # keyed by the content hash: a new version is analysed again, the same one never twice
-    return corpus_views.pii_report(_platform.settings, _platform.document(document_id).text)
+    return pii_report(_platform.settings, _platform.corpus.document(document_id).text)
 
 
 @st.cache_data(show_spinner="Masking personal data…", max_entries=64)
 def _masked_preview(_platform, document_id: int, content_hash: str) -> tuple[list[tuple[str, str]], bool]:
     # personal data is masked on screen (issue 4): found once per document version, not on every rerun
-    doc = _platform.document(document_id)
-    return corpus_views.preview_sections(doc, masker=corpus_views.PiiMasker(_platform.settings, doc.text))
+    doc = _platform.corpus.document(document_id)
+    return preview_sections(doc, masker=PiiMasker(_platform.settings, doc.text))
 
 
 @st.cache_data(show_spinner="Masking personal data…", max_entries=64)
 def _masked_chunks(_platform, document_id: int, content_hash: str) -> list[dict]:
-    return corpus_views.chunk_rows(_platform, document_id)
+    return chunk_rows(_platform, document_id)
 
 
 @st.cache_data(show_spinner="Masking personal data…", max_entries=64)
-def _masked_diff(_platform, document_id: int, old: int, new: int) -> corpus_views.VersionDiff:
-    return corpus_views.version_diff(_platform, document_id, old, new)  # stored versions never change
+def _masked_diff(_platform, document_id: int, old: int, new: int) -> VersionDiff:
+    return version_diff(_platform, document_id, old, new)  # stored versions never change
 
 
 def render_document(platform, document_id: int) -> None:
     try:
-        detail = corpus_views.document_detail(platform, document_id)
+        detail = document_detail(platform, document_id)
     except GroundworkError as exc:
         st.warning(f"{exc}. It may have been deleted in another session.")
         close_document()
@@ -51,7 +60,7 @@ def render_document(platform, document_id: int) -> None:
         title_col, badge_col = st.columns([6, 1], vertical_alignment="center")
         title_col.subheader(doc.title)
         status_badge(detail.status, badge_col)
-        st.caption(f"{detail.file} · {corpus_views.type_label(doc.mime_type)} · collection **{doc.collection}** · "
+        st.caption(f"{detail.file} · {type_label(doc.mime_type)} · collection **{doc.collection}** · "
                    f"document {doc.id}")
         if detail.notice:
             (st.warning if detail.superseded else st.info)(detail.notice)
@@ -77,7 +86,7 @@ def render_document(platform, document_id: int) -> None:
             _metadata(detail)
 
 
-def _actions(platform, detail: corpus_views.DocumentDetail) -> None:
+def _actions(platform, detail: DocumentDetail) -> None:
     doc = detail.document
     buttons = st.columns(4)
     deleted = doc.status == "deleted"
@@ -85,7 +94,7 @@ def _actions(platform, detail: corpus_views.DocumentDetail) -> None:
                          help="Read the source file again: a changed file becomes a new version"):
         try:
             with st.spinner(f"Re-ingesting {detail.file}…"):
-                outcome = platform.reingest_document(doc.id)
+                outcome = platform.corpus.reingest_document(doc.id)
         except GroundworkError as exc:
             st.error(str(exc))
         else:
@@ -126,14 +135,14 @@ def _chunks(platform, doc) -> None:
         frame, hide_index=True, width="stretch", height=min(40 + 35 * len(rows), 520),
         column_config={
             "tokens": st.column_config.ProgressColumn(
-                "tokens", format="%d", min_value=0, max_value=corpus_views.TEXT_PIECES,
-                help=f"Word pieces; the model reads at most {corpus_views.TEXT_PIECES} per chunk"),
+                "tokens", format="%d", min_value=0, max_value=TEXT_PIECES,
+                help=f"Word pieces; the model reads at most {TEXT_PIECES} per chunk"),
             "text": st.column_config.TextColumn("text", width="large"),
         },
     )
 
 
-def _versions(platform, detail: corpus_views.DocumentDetail) -> None:
+def _versions(platform, detail: DocumentDetail) -> None:
     versions = detail.versions
     st.dataframe(pd.DataFrame(versions), hide_index=True, width="stretch")
     if len(versions) < 2:
@@ -152,7 +161,7 @@ def _versions(platform, detail: corpus_views.DocumentDetail) -> None:
     st.code(diff.unified, language="diff", height=code_height(diff.unified), wrap_lines=True)
 
 
-def _pii_view(platform, detail: corpus_views.DocumentDetail) -> None:
+def _pii_view(platform, detail: DocumentDetail) -> None:
     doc = detail.document
     report = _pii(platform, doc.id, doc.content_hash)
     if not report.findings:
@@ -172,7 +181,7 @@ def _pii_view(platform, detail: corpus_views.DocumentDetail) -> None:
     st.caption(f"Entity types looked for: {platform.settings.pii_entities} (GROUNDWORK_PII_ENTITIES).")
 
 
-def _metadata(detail: corpus_views.DocumentDetail) -> None:
+def _metadata(detail: DocumentDetail) -> None:
     doc = detail.document
     st.dataframe(pd.DataFrame([
         {"field": "source", "value": doc.source},

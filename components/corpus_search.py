@@ -6,7 +6,7 @@ import html
 import pandas as pd
 import streamlit as st
 
-from backend.corpus_views import ExplainedHit, SearchExplanation
+from backend.corpus.search_explorer import ExplainedHit, SearchExplanation
 from components.corpus_common import STATUS_COLOURS, highlighted_html
 
 TITLES = {"bm25": "BM25 (lexical)", "dense": "Dense (embeddings)", "hybrid": "Fused (what hybrid retrieval returns)"}

@@ -6,8 +6,9 @@ import time
 import pandas as pd
 import streamlit as st
 
-from backend.corpus_upload import UploadJob
+from backend.corpus.upload import UploadJob
 from components.corpus_common import human_bytes
+
 
 def _summary(job: UploadJob) -> str:
     counts = job.counts()

@@ -6,7 +6,12 @@ import streamlit as st
 
 from backend.economics.cost_model import usd
 from backend.economics.decision import (
-    APPROACH_TITLES, CHECKLIST, DERIVED_CHECKLIST, RECOMMENDATION_TITLES, DecisionResult, cumulative_costs,
+    APPROACH_TITLES,
+    CHECKLIST,
+    DERIVED_CHECKLIST,
+    RECOMMENDATION_TITLES,
+    DecisionResult,
+    cumulative_costs,
 )
 from backend.economics.report import POINTS_TO, decision_markdown, decision_pdf
 from components.econ_charts import tco_figure

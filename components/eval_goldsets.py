@@ -11,7 +11,7 @@ from backend.models import GroundworkError, InputError
 
 
 def _collection(platform, key: str, preferred: str | None = None) -> str | None:
-    names = platform.collection_names()
+    names = platform.corpus.collection_names()
     if not names:
         st.warning("No collection exists yet: ingest documents first (`make demo`).", icon=":material/folder_off:")
         return None

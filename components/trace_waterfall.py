@@ -6,15 +6,28 @@ import json
 import pandas as pd
 import plotly.graph_objects as go
 
+from backend.observability.conventions import (
+    ANSWER,
+    CHAIN,
+    DOCUMENTS,
+    EMBEDDING,
+    GUARDRAIL,
+    LLM,
+    QUESTION,
+    RERANKER,
+    RETRIEVER,
+    STATUS_ERROR,
+)
+
 KIND_COLOURS = {
-    "CHAIN": "#6c8ebf", "GUARDRAIL": "#9673a6", "EMBEDDING": "#d79b00", "RETRIEVER": "#82b366",
-    "RERANKER": "#5fa39a", "LLM": "#4b6cb7",  # never a red: red is for spans that failed
+    CHAIN: "#6c8ebf", GUARDRAIL: "#9673a6", EMBEDDING: "#d79b00", RETRIEVER: "#82b366",
+    RERANKER: "#5fa39a", LLM: "#4b6cb7",  # never a red: red is for spans that failed
 }
 ERROR_COLOUR = "#d62728"
 
 
 def _hover(row) -> str:
-    attributes = {k: v for k, v in (row.attributes or {}).items() if k not in ("documents", "question", "answer")}
+    attributes = {k: v for k, v in (row.attributes or {}).items() if k not in (DOCUMENTS, QUESTION, ANSWER)}
     lines = [f"<b>{row.name}</b> ({row.kind or 'span'})", f"{row.duration_ms:.2f} ms, starts at +{row.offset_ms:.2f} ms",
              f"status: {row.status}"]
     lines += [f"{k}: {json.dumps(v, default=str)[:80]}" for k, v in list(attributes.items())[:12]]
@@ -26,7 +39,7 @@ def waterfall_figure(spans: pd.DataFrame) -> go.Figure:
     spans = spans.reset_index(drop=True)
     positions = list(range(len(spans)))
     labels = ["\u2003" * int(depth) + name for depth, name in zip(spans["depth"], spans["name"])]
-    colours = [ERROR_COLOUR if status == "error" else KIND_COLOURS.get(kind, "#7f7f7f")
+    colours = [ERROR_COLOUR if status == STATUS_ERROR else KIND_COLOURS.get(kind, "#7f7f7f")
                for status, kind in zip(spans["status"], spans["kind"])]
     figure = go.Figure(
         go.Bar(
@@ -50,6 +63,6 @@ def span_table(spans: pd.DataFrame) -> pd.DataFrame:
         "start +ms": spans["offset_ms"].round(2),
         "duration ms": spans["duration_ms"].round(2),
         "status": spans["status"],
-        "attributes": [json.dumps({k: v for k, v in (a or {}).items() if k != "documents"}, default=str)
+        "attributes": [json.dumps({k: v for k, v in (a or {}).items() if k != DOCUMENTS}, default=str)
                        for a in spans["attributes"]],
     })

@@ -6,7 +6,12 @@ from backend.economics.cost_model import RequestProfile, usd
 from backend.models import GroundworkError
 from components.econ_charts import constraint_figure, latency_budget_figure
 from components.econ_common import (
-    catalog_or_stop, measured_figures, profile_with_measured, share_of_limit, show_formulas, usd_tile,
+    catalog_or_stop,
+    measured_figures,
+    profile_with_measured,
+    share_of_limit,
+    show_formulas,
+    usd_tile,
 )
 
 st.title("Capacity planner")

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from backend.models import GroundworkError
-from components.chat_turn import get_rag, markdown_safe, render_answer
+from components.chat_turn import get_chat, markdown_safe, render_answer
 
 VISIBLE_TURNS = 12  # older turns stay behind a toggle, so a long conversation does not slow every rerun
 GENERATORS = {
@@ -12,12 +12,12 @@ GENERATORS = {
 }
 MODES = ["hybrid", "bm25", "dense"]
 
-rag = get_rag()
+rag = get_chat()
 settings = rag.settings
 
 st.title("Chat with your documents")
 
-collections = rag.platform.collection_names()
+collections = rag.platform.corpus.collection_names()
 if not collections:
     st.info(
         "No collection to ask yet. Ingest the demo handbook with `make demo` (or "

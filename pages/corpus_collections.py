@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from backend import corpus_views
+from backend.corpus.export import export_chunks
 from components.corpus_actions import ask, asked, confirm_delete_collection, perform
 from components.corpus_common import export_buttons, show_flash
 from components.platform import get_platform
@@ -11,7 +11,7 @@ platform = get_platform()
 st.title("Collections")
 show_flash()
 
-collections = platform.collections()
+collections = platform.corpus.collections()
 if collections:
     st.dataframe(pd.DataFrame([
         {"collection": c["name"], "tenant": c["tenant"], "description": c["description"], "documents": c["documents"],
@@ -30,7 +30,7 @@ with create:
         name = st.text_input("Name", placeholder="letters, digits, '-', '_' or '.'")
         description = st.text_input("Description (optional)")
         if st.form_submit_button("Create collection", type="primary", icon=":material/add:"):
-            perform(lambda: platform.create_collection(name.strip(), description=description.strip()),
+            perform(lambda: platform.corpus.create_collection(name.strip(), description=description.strip()),
                     f"Created collection {name.strip()}.")
 
 with rename:
@@ -41,7 +41,7 @@ with rename:
             old = st.selectbox("Collection", names)
             new = st.text_input("New name")
             if st.form_submit_button("Rename", icon=":material/edit:"):
-                perform(lambda: platform.rename_collection(old, new.strip()),
+                perform(lambda: platform.corpus.rename_collection(old, new.strip()),
                         f"Renamed {old} to {new.strip()}; its documents and index are unchanged.")
 
 with delete:
@@ -63,8 +63,8 @@ with export:
         st.caption("Nothing to export.")
     else:
         source = st.selectbox("Chunks of", names, key="export_collection")
-        export_buttons("Chunks", lambda fmt: corpus_views.export_chunks(platform, source, fmt),
+        export_buttons("Chunks", lambda fmt: export_chunks(platform, source, fmt),
                        f"chunks-{source}", "collection_chunks")
-        export_buttons("Chunks with embeddings", lambda fmt: corpus_views.export_chunks(
+        export_buttons("Chunks with embeddings", lambda fmt: export_chunks(
             platform, source, fmt, with_embeddings=True), f"chunks-embeddings-{source}", "collection_vectors",
             formats=("parquet",))

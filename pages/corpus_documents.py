@@ -2,7 +2,9 @@
 import pandas as pd
 import streamlit as st
 
-from backend import corpus_views
+from backend.corpus.document_list import DocumentQuery, document_facets, document_page
+from backend.corpus.export import export_chunks, export_documents
+from backend.corpus.labels import type_label
 from backend.models import GroundworkError
 from components.corpus_common import collection_picker, export_buttons, human_bytes, show_flash
 from components.corpus_document import render_document
@@ -21,10 +23,10 @@ show_flash()
 filters = st.columns([2, 3, 2, 2])
 collection = collection_picker(platform, "docs_collection", container=filters[0])
 search = filters[1].text_input("Search title or file name", key="docs_search", placeholder="e.g. fees")
-facets = corpus_views.document_facets(platform, collection)
+facets = document_facets(platform, collection)
 types = filters[2].multiselect(
     "Type", list(facets["types"]), key="docs_types", placeholder="All types",
-    format_func=lambda m: f"{corpus_views.type_label(m)} ({facets['types'][m]:,})")
+    format_func=lambda m: f"{type_label(m)} ({facets['types'][m]:,})")
 statuses = filters[3].multiselect(
     "Status", list(facets["statuses"]), key="docs_statuses", placeholder="All but deleted",
     format_func=lambda s: f"{s} ({facets['statuses'][s]:,})",
@@ -40,13 +42,13 @@ page_size = order[3].selectbox("Rows per page", [25, 50, 100, 200], index=1, key
 updated = tuple(updated) if isinstance(updated, (list, tuple)) else (updated,)
 signature = (collection, search, tuple(types), tuple(statuses), updated, sort, descending, page_size)
 pager_key = f"docs_page_{abs(hash(signature))}"  # a new filter or sort starts again at page 1
-query = corpus_views.DocumentQuery(
+query = DocumentQuery(
     collection=collection, search=search, mime_types=tuple(types), statuses=tuple(statuses),
     updated_from=updated[0] if updated else None, updated_to=updated[-1] if updated else None,
     order_by=sort, descending=descending, page=int(st.session_state.get(pager_key, 1)), page_size=page_size,
 )
 try:
-    result = corpus_views.document_page(platform, query)
+    result = document_page(platform, query)
 except GroundworkError as exc:
     st.error(str(exc))
     st.stop()
@@ -95,9 +97,9 @@ if result.pages > 1:
 with st.expander("Export", icon=":material/download:"):
     st.caption(f"The {result.total:,} documents matching these filters (every page), and the chunks of "
                f"{'collection ' + collection if collection else 'every collection'}.")
-    export_buttons("Documents", lambda fmt: corpus_views.export_documents(platform, query, fmt),
+    export_buttons("Documents", lambda fmt: export_documents(platform, query, fmt),
                    "documents", "export_documents")
-    export_buttons("Chunks", lambda fmt: corpus_views.export_chunks(platform, collection, fmt),
+    export_buttons("Chunks", lambda fmt: export_chunks(platform, collection, fmt),
                    f"chunks-{collection or 'all'}", "export_chunks")
 
 document_id = st.query_params.get("doc")

@@ -2,7 +2,14 @@
 import pandas as pd
 import streamlit as st
 
-from backend import corpus_views
+from backend.corpus.overview import (
+    EmbeddingMap,
+    chunk_lengths,
+    corpus_breakdown,
+    embedding_map,
+    ingest_history,
+    near_duplicate_groups,
+)
 from components.corpus_charts import breakdown_figure, chunk_length_figure, embedding_figure, ingest_runs_figure
 from components.corpus_common import collection_picker
 from components.platform import get_platform
@@ -14,12 +21,12 @@ st.title("Corpus overview")
 
 
 @st.cache_data(show_spinner="Projecting chunk embeddings…", max_entries=16)
-def _embedding_map(_platform, collection: str | None, limit: int, index_versions: tuple) -> corpus_views.EmbeddingMap:
+def _embedding_map(_platform, collection: str | None, limit: int, index_versions: tuple) -> EmbeddingMap:
     # index_versions changes whenever any collection's chunks change, so a stale map is never shown
-    return corpus_views.embedding_map(_platform, collection, limit)
+    return embedding_map(_platform, collection, limit)
 
 
-breakdown = corpus_views.corpus_breakdown(platform)
+breakdown = corpus_breakdown(platform)
 head = st.columns([2, 1, 1, 1])
 collection = collection_picker(platform, "overview_collection", container=head[0])
 scoped = [row for row in breakdown if collection in (None, row["collection"])]
@@ -41,7 +48,7 @@ if section == "Contents":
             st.dataframe(pd.DataFrame(scoped), hide_index=True, width="stretch")
 
 elif section == "Chunk lengths":
-    lengths = corpus_views.chunk_lengths(platform, collection)
+    lengths = chunk_lengths(platform, collection)
     if not lengths.chunks:
         st.info("No chunks yet.")
     else:
@@ -55,19 +62,19 @@ elif section == "Chunk lengths":
             st.dataframe(pd.DataFrame(lengths.bins, columns=["from tokens", "chunks"]), hide_index=True)
 
 elif section == "Ingest history":
-    runs = corpus_views.ingest_history(platform, 200, collection)
+    runs = ingest_history(platform, 200, collection)
     if not runs:
         st.info("No ingest runs yet.")
     else:
         st.plotly_chart(ingest_runs_figure(runs), key="overview_runs")
         st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch")
         run_id = st.selectbox("Files of run", [r["id"] for r in runs], format_func=lambda i: f"#{i}", key="overview_run")
-        files = platform.ingest_files(run_id)
+        files = platform.corpus.ingest_files(run_id)
         st.dataframe(pd.DataFrame(files), hide_index=True, width="stretch",
                      column_config={"message": st.column_config.TextColumn("message", width="large")})
 
 elif section == "Near-duplicates":
-    groups = corpus_views.near_duplicate_groups(platform, collection)
+    groups = near_duplicate_groups(platform, collection)
     threshold = platform.settings.near_duplicate_threshold
     st.caption(f"Documents ingest flagged as near-duplicates (MinHash similarity ≥ {threshold:g}, "
                f"GROUNDWORK_NEAR_DUPLICATE_THRESHOLD; action: {platform.settings.near_duplicate_action}).")
@@ -81,7 +88,7 @@ else:
     controls = st.columns([1, 2])
     colour_by = controls[0].radio("Colour by", ["document", "collection"], horizontal=True, key="overview_colour")
     limit = controls[1].select_slider("Points at most", [500, 1000, 2000, 5000], value=2000, key="overview_limit")
-    versions = tuple((c["name"], c["index_version"]) for c in platform.collections())
+    versions = tuple((c["name"], c["index_version"]) for c in platform.corpus.collections())
     points = _embedding_map(platform, collection, limit, versions)
     if not points.points:
         st.info("Too few chunks to draw a map.")

@@ -1,7 +1,7 @@
 """Search explorer: BM25, dense and fused rankings side by side, with every score and rank and the matched terms."""
 import streamlit as st
 
-from backend import corpus_views
+from backend.corpus.search_explorer import RETRIEVERS, explain_search
 from backend.models import GroundworkError
 from components.corpus_common import collection_picker
 from components.corpus_search import ranking_column, scores_table
@@ -26,7 +26,7 @@ if not query.strip():
 
 try:
     with st.spinner("Searching…"):
-        explanation = corpus_views.explain_search(platform, query, collection, k=k, exclude_superseded=exclude)
+        explanation = explain_search(platform, query, collection, k=k, exclude_superseded=exclude)
 except GroundworkError as exc:
     st.error(str(exc))
     st.stop()
@@ -47,7 +47,7 @@ if explanation.excluded_superseded:
     st.info(f"Left out as superseded: {', '.join(explanation.excluded_superseded)}.")
 
 columns = st.columns(3)
-for column, retriever in zip(columns, corpus_views.RETRIEVERS):
+for column, retriever in zip(columns, RETRIEVERS):
     with column:
         ranking_column(explanation, retriever)
 

@@ -1,7 +1,7 @@
 """Upload: many files at once into an existing or a new collection, each with its own progress and outcome."""
 import streamlit as st
 
-from backend.corpus_upload import start_upload, warm_up
+from backend.corpus.upload import start_upload, warm_up
 from backend.ingest.loaders import SUPPORTED_EXTENSIONS
 from backend.models import GroundworkError
 from components.corpus_common import show_flash
@@ -18,7 +18,7 @@ show_flash()
 
 job = st.session_state.get("upload_job")
 running = job is not None and not job.finished
-names = platform.collection_names()
+names = platform.corpus.collection_names()
 if st.session_state.get("upload_select") in names:  # set before the widgets exist, as Streamlit requires
     st.session_state["upload_kind"] = "An existing collection"
     st.session_state["upload_existing"] = st.session_state.pop("upload_select")

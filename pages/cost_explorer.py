@@ -3,14 +3,28 @@ import pandas as pd
 import streamlit as st
 
 from backend.economics.cost_model import (
-    RequestProfile, break_even_volume, cache_savings, compact, cost_curves, llm_cost_per_request,
-    monthly_api_cost, monthly_selfhosted_cost, usd, volume_grid,
+    RequestProfile,
+    break_even_volume,
+    cache_savings,
+    compact,
+    cost_curves,
+    llm_cost_per_request,
+    monthly_api_cost,
+    monthly_selfhosted_cost,
+    usd,
+    volume_grid,
 )
 from backend.models import GroundworkError
 from components.econ_catalog_editor import catalog_editor
 from components.econ_charts import cost_stack_figure, volume_cost_figure
 from components.econ_common import (
-    catalog_or_stop, catalog_path, cost_table, measured_figures, profile_with_measured, show_formulas, usd_tile,
+    catalog_or_stop,
+    catalog_path,
+    cost_table,
+    measured_figures,
+    profile_with_measured,
+    show_formulas,
+    usd_tile,
 )
 
 st.title("Cost explorer")

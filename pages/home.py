@@ -8,7 +8,7 @@ st.title("Groundwork")
 st.caption("Retrieval-augmented answers over your documents, with citations you can check.")
 
 platform = get_platform()
-stats = platform.stats()
+stats = platform.corpus.stats()
 collections = stats["collections"]
 
 if not collections:

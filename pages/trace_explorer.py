@@ -4,6 +4,7 @@ from datetime import timedelta
 import streamlit as st
 
 from backend.observability import queries
+from backend.observability.conventions import utc_now
 from components.obs_common import RANGES, collection_select, ms, operator_page, usd
 from components.trace_waterfall import span_table, waterfall_figure
 
@@ -24,7 +25,7 @@ with st.container(border=True):
 
 found = queries.find_traces(
     store,
-    since=queries.utc_now() - timedelta(days=RANGES[range_label]),
+    since=utc_now() - timedelta(days=RANGES[range_label]),
     text=text.strip() or None,
     min_ms=float(min_ms) or None,
     status=None if status == "any" else status,
@@ -105,7 +106,7 @@ if not documents:
     st.caption("No retrieval recorded for this request (a cache hit, or it failed before retrieval).")
 else:
     ids = [int(d["id"]) for d in documents if str(d.get("id", "")).isdigit()]
-    chunks = platform.chunks_by_ids(ids) if ids else {}
+    chunks = platform.corpus.chunks_by_ids(ids) if ids else {}
     for rank, document in enumerate(documents, start=1):
         chunk = chunks.get(int(document["id"])) if str(document.get("id", "")).isdigit() else None
         title = chunk.title if chunk else f"chunk {document.get('id')}"

@@ -35,7 +35,7 @@ def corpus(data_dir, tmp_path):
     (docs / "fees.md").write_text(FEES)
     (docs / "refunds.md").write_text(REFUNDS)
     with Platform(get_settings()) as platform:
-        platform.ingest([docs], collection="demo")
+        platform.corpus.ingest([docs], collection="demo")
     return data_dir
 
 

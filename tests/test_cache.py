@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.cache import AnswerCache, CacheKey, config_key, normalise_question
+from backend.chat.cache import AnswerCache, CacheKey, normalise_question
 from backend.models import Answer, Citation
-from backend.settings import Settings
+from backend.settings import Settings, fingerprint
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def _near(vector: np.ndarray, cosine: float, seed: int = 99) -> np.ndarray:
     return (cosine * vector + np.sqrt(1 - cosine**2) * noise).astype(np.float32)
 
 
-KEY = CacheKey("demo", "default", 3, config_key(generator="extractive", mode="hybrid", k=5))
+KEY = CacheKey("demo", "default", 3, fingerprint(Settings(), generator="extractive", retrieval_mode="hybrid", top_k=5))
 ANSWER = Answer(text="Domestic transfers are free [1].", grounded=True, tokens_in=120, tokens_out=9, cost_usd=0.0004,
                 latency_ms=250.0, citations=[Citation(1, 7, 2, "Fees", "Domestic transfers are free.", 1.0, heading_path=("Fees",))])
 
@@ -59,19 +59,18 @@ def test_a_close_question_about_another_figure_is_not_a_hit(cache):
     CacheKey("other", "default", 3, KEY.config),  # another collection
     CacheKey("demo", "acme", 3, KEY.config),  # another tenant
     CacheKey("demo", "default", 4, KEY.config),  # the documents changed: index_version bumped
-    CacheKey("demo", "default", 3, config_key(generator="extractive", mode="bm25", k=5)),  # another retrieval mode
+    CacheKey("demo", "default", 3, fingerprint(Settings(), generator="extractive", retrieval_mode="bm25", top_k=5)),  # another retrieval mode
 ])
 def test_no_hit_across_collections_tenants_index_versions_or_configs(cache, other):
     cache.put("What is the fee for domestic transfers?", _unit(1), KEY, ANSWER)
     assert cache.lookup("What is the fee for domestic transfers?", _unit(1), other) is None
 
 
-def test_entries_older_than_the_ttl_are_not_reused_and_can_be_purged(store, data_dir):
+def test_entries_older_than_the_ttl_are_not_reused(store, data_dir):
     cache = AnswerCache(store, Settings(data_dir=data_dir, cache_ttl_hours=1))
     cache.put("q", _unit(1), KEY, ANSWER)
     store.execute("UPDATE cache_entries SET created_at = created_at - INTERVAL 2 HOUR")
     assert cache.lookup("q", _unit(1), KEY) is None
-    assert cache.purge() == 1
 
 
 def test_disabled_cache_neither_stores_nor_finds(store, data_dir):
@@ -97,3 +96,23 @@ def test_stored_answer_drops_request_specific_fields(cache, store):
     cache.put("q", None, KEY, answer)
     hit = cache.lookup("q", None, KEY)
     assert (hit.answer.trace_id, hit.answer.conversation_id, hit.answer.message_id) == ("", "", None)
+
+
+def test_fingerprint_counts_every_field_marked_as_shaping_an_answer():
+    """A new answer-shaping setting changes the cache key by being declared so, with no list to update."""
+    from pydantic import Field
+
+    from backend.settings import ANSWER, fingerprint_fields
+
+    class WithNewKnob(Settings):
+        answer_tone: str = Field("plain", description="A new knob that shapes answers.", json_schema_extra=ANSWER)
+        log_colour: str = Field("blue", description="A knob that does not.")
+
+    plain, formal = WithNewKnob(), WithNewKnob(answer_tone="formal")
+    assert "answer_tone" in fingerprint_fields(plain) and "log_colour" not in fingerprint_fields(plain)
+    assert fingerprint(plain) != fingerprint(formal)
+    assert fingerprint(plain) == fingerprint(WithNewKnob(log_colour="red"))
+    # Per-request values replace the settings' ones, and only marked fields may be overridden.
+    assert fingerprint(plain, top_k=3) != fingerprint(plain) == fingerprint(plain, top_k=plain.top_k)
+    with pytest.raises(ValueError, match="log_colour"):
+        fingerprint(plain, log_colour="red")

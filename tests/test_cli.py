@@ -82,7 +82,7 @@ def test_unknown_collection_and_bad_arguments_are_one_line_errors(data_dir, corp
     run(capsys, "ingest", str(corpus[1]), "--collection", "beta")
     code, out, err = run(capsys, "search", "refund", "--collection", "gamma")
     assert code == 2 and out == ""
-    assert err.strip() == "error: unknown collection 'gamma' (known: alpha, beta)"
+    assert err.strip() == "error: collection 'gamma' does not exist (collections: alpha, beta)"
     code, _, err = run(capsys, "search", "refund", "--collection", "alpha", "--k", "0")
     assert code == 2 and err.strip() == "error: --k: must be at least 1, got 0"
     code, _, err = run(capsys, "search", "  ", "--collection", "alpha")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from backend.generation.text import count_tokens
-from backend.memory import ConversationMemory, rewrite_follow_up
+from backend.chat.memory import ConversationMemory, rewrite_follow_up
 from backend.models import Answer, GroundworkError, InputError
+from backend.text.sentences import count_tokens
 
 
 @pytest.fixture

@@ -100,7 +100,6 @@ def _print_human(answer: Answer, streamed: bool) -> None:
 
 def run(args) -> int:
     from backend.platform import Platform
-    from backend.rag import RAG
 
     settings = get_settings()
     if args.batch is None and args.question is None:
@@ -110,7 +109,7 @@ def run(args) -> int:
     batch = read_batch(args.batch) if args.batch is not None else None
     options = {"mode": args.mode, "k": args.k, "generator": args.generator, "use_cache": not args.no_cache}
     with Platform(settings) as platform:
-        rag = RAG(platform)
+        rag = platform.chat
         if batch is not None:
             return _run_batch(rag, batch, args, options)
         if args.json:

@@ -7,7 +7,13 @@ from pathlib import Path
 from backend.economics.capacity import CapacityInputs, plan_capacity
 from backend.economics.catalog import SECTION_TITLES, SECTIONS, load_catalog
 from backend.economics.cost_model import (
-    RequestProfile, break_even_volume, cache_savings, llm_cost_per_request, monthly_api_cost, monthly_selfhosted_cost, usd,
+    RequestProfile,
+    break_even_volume,
+    cache_savings,
+    llm_cost_per_request,
+    monthly_api_cost,
+    monthly_selfhosted_cost,
+    usd,
 )
 from backend.economics.decision import CHECKLIST, RECOMMENDATION_TITLES, STYLE_LEVELS, TASKS, CostAssumptions, analyze
 from backend.economics.report import decision_markdown, decision_pdf
@@ -114,19 +120,20 @@ def _cost(args) -> int:
     hosted = monthly_selfhosted_cost(queries, profile, gpu, embedding, vector_db, cache_hit_rate=hit, utilisation=utilisation)
     even = break_even_volume(profile, llm, gpu, utilisation, hit)
     saved = cache_savings(queries, profile, llm, hit)
+    formulas = [f"{line.name}: {line.formula}" for line in api.lines + hosted.lines] + [even.formula, saved.formula]
     data = {
         "cost_per_request": llm_cost_per_request(profile, llm),
         "api": {"monthly_cost": round(api.total, 2), "costs": api.as_dict()},
         "self_hosted": {"monthly_cost": round(hosted.total, 2), "costs": hosted.as_dict()},
         "break_even_queries": even.first_volume, "self_hosted_cheaper_above": even.sustained_volume,
         "cache_savings": round(saved.usd, 2),
-        "formulas": [f"{line.name}: {line.formula}" for line in api.lines + hosted.lines] + [even.formula, saved.formula],
+        "formulas": formulas,
     }
     if args.json:
         _print_json(data)
         return 0
     print(f"API ({llm.name}): {usd(api.total)}/month; self-hosted ({gpu.name}): {usd(hosted.total)}/month")
-    for formula in data["formulas"]:
+    for formula in formulas:
         print(f"  - {formula}")
     return 0
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 from backend.settings import get_settings
@@ -10,7 +11,7 @@ from backend.settings import get_settings
 _SNIP = 70
 
 
-def format_table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> str:
+def format_table(headers: list[str], rows: list[list], right: Collection[int] = frozenset()) -> str:
     """A plain fixed-width text table (columns in `right` are right-aligned)."""
     cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
@@ -36,7 +37,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from backend.ingest.pipeline import IngestEvent
+    from backend.ingest.items import IngestEvent
     from backend.platform import Platform
 
     settings = get_settings()
@@ -54,7 +55,7 @@ def run(args) -> int:
             print(f"[{event.done}{total}] {o.outcome:<14} {o.path}  {one_line(detail, 160)}", file=out, flush=True)
 
     with Platform(settings) as platform:
-        report = platform.ingest(list(args.paths), collection, progress=progress)
+        report = platform.corpus.ingest(list(args.paths), collection, progress=progress)
     missing = [str(p) for p in args.paths if not Path(p).expanduser().exists()]
     if args.json:
         print(json.dumps(report.to_dict(), default=str))

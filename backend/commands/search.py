@@ -47,9 +47,9 @@ def run(args) -> int:
     mode = args.mode or settings.retrieval_mode
     with Platform(settings) as platform:
         # Open (and reconcile) before timing the query; an unknown collection raises the error listing the known ones.
-        platform.collection_index(collection)
+        platform.corpus.collection_index(collection)
         started = time.perf_counter()
-        hits = platform.search(args.query, collection, mode=mode, k=args.k)
+        hits = platform.retriever.search(args.query, collection, mode=mode, k=args.k)
         latency_ms = (time.perf_counter() - started) * 1000
     if args.json:
         print(json.dumps({"query": args.query, "collection": collection, "mode": mode, "k": args.k or settings.top_k,
@@ -61,6 +61,7 @@ def run(args) -> int:
     rows = []
     for hit in hits:
         chunk = hit.chunk
+        assert chunk is not None, "Retriever.search fills hit.chunk"
         where = f"p.{chunk.page}" if chunk.page is not None else ""
         if chunk.heading_path:
             where = f"{where} {' > '.join(chunk.heading_path)}".strip()

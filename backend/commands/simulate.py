@@ -26,9 +26,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from backend.observability.simulate import check_bounds, check_loopback, load_questions, replay
-    from backend.observability.tracing import Tracer
     from backend.platform import Platform
-    from backend.rag import RAG
 
     settings = get_settings()
     questions = load_questions(args.questions)
@@ -36,13 +34,12 @@ def run(args) -> int:
     check_loopback(settings)
     collection = args.collection or settings.default_collection
     with Platform(settings) as platform:
-        if not platform.has_collection(collection):
-            known = ", ".join(platform.collection_names()) or "none yet"
+        if not platform.corpus.has_collection(collection):
+            known = ", ".join(platform.corpus.collection_names()) or "none yet"
             raise InputError(f"--collection: {collection!r} does not exist (collections: {known})")
         # One untraced, uncached warm-up question loads the models, so the clock starts on a warm pipeline.
-        quiet = Tracer(None, settings.model_copy(update={"tracing_enabled": False}))
-        RAG(platform, tracer=quiet).ask(questions[0], collection, remember=False, use_cache=False)
-        rag = RAG(platform)
+        platform.derive(tracing_enabled=False).chat.ask(questions[0], collection, remember=False, use_cache=False)
+        rag = platform.chat
 
         def ask(question: str):
             return rag.ask(question, collection, remember=False, use_cache=not args.no_cache)

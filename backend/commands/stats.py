@@ -22,7 +22,7 @@ def run(args) -> int:
     from backend.platform import Platform
 
     with Platform(get_settings()) as platform:
-        stats = platform.stats(load_indexes=True)
+        stats = platform.corpus.stats(load_indexes=True)
     if args.json:
         print(json.dumps(stats, default=str))
         return 0

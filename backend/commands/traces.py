@@ -21,23 +21,15 @@ def register(subparsers) -> None:
     prune.set_defaults(handler=run_prune)
 
 
-def _store(settings):
-    from backend.store.db import Store
-
-    settings.ensure_dirs()
-    return Store(settings.db_path)
-
-
 def run_list(args) -> int:
     from backend.observability.queries import recent_traces
 
     if not 1 <= args.limit <= 1000:
         raise InputError(f"--limit: {args.limit} is out of range (1 to 1000)")
-    store = _store(get_settings())
-    try:
-        traces = recent_traces(store, args.limit)
-    finally:
-        store.close()
+    from backend.platform import Platform
+
+    with Platform(get_settings()) as platform:
+        traces = recent_traces(platform.store, args.limit)
     if args.json:
         print(json.dumps(traces, default=str))
         return 0
@@ -61,11 +53,10 @@ def run_prune(args) -> int:
     days = settings.trace_retention_days if args.days is None else args.days
     if days < 0:
         raise InputError(f"--days: {days} must be 0 or more")
-    store = _store(settings)
-    try:
-        result = apply_retention(store, days)
-    finally:
-        store.close()
+    from backend.platform import Platform
+
+    with Platform(settings) as platform:
+        result = apply_retention(platform.store, days)
     print(f"rolled up {result['days_rolled_up']} day(s): deleted {result['traces_deleted']} traces and "
           f"{result['spans_deleted']} spans older than {days} days")
     return 0

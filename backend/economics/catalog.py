@@ -7,13 +7,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backend.models import InputError
-
 
 # Sane upper bounds: a figure past one is a typo or a wrong unit (per token, not per 1M), not a price.
 PER_M_MAX = 1_000.0  # USD per 1M tokens (the dearest APIs charge a few hundred)
@@ -126,6 +125,24 @@ class Catalog(BaseModel):
                 seen.add(row.name)
         return self
 
+    # One overload per section, so a caller gets the row type of the section it names.
+    @overload
+    def find(self, section: Literal["llm_apis"], name: str | None) -> LlmApi: ...
+    @overload
+    def find(self, section: Literal["embedding_apis"], name: str | None) -> EmbeddingApi: ...
+    @overload
+    def find(self, section: Literal["vector_dbs"], name: str | None) -> VectorDb: ...
+    @overload
+    def find(self, section: Literal["gpus"], name: str | None) -> Gpu: ...
+    @overload
+    def find(self, section: Literal["rerankers"], name: str | None) -> Reranker: ...
+    @overload
+    def find(self, section: Literal["fine_tuning"], name: str | None) -> FineTuneOption: ...
+    @overload
+    def find(self, section: Literal["project_costs"], name: str | None) -> ProjectCost: ...
+    @overload
+    def find(self, section: str, name: str | None) -> CatalogRow: ...
+
     def find(self, section: str, name: str | None) -> CatalogRow:
         """A row by name; None gives the section's first row."""
         rows = getattr(self, section)
@@ -161,9 +178,9 @@ def _describe(exc: ValidationError, raw: dict, origin: str) -> str:
             message = (f"{error['input']:,} is above the sane bound of {error['ctx']['le']:,}: check the unit "
                        "(per 1M tokens, per hour, per month)")
         if len(loc) >= 3 and isinstance(loc[1], int):
-            problems.append(f"{_row_label(raw, loc[0], loc[1])}: field {loc[2]}: {message}")
+            problems.append(f"{_row_label(raw, str(loc[0]), loc[1])}: field {loc[2]}: {message}")
         elif len(loc) == 2 and isinstance(loc[1], int):
-            problems.append(f"{_row_label(raw, loc[0], loc[1])}: {message}")
+            problems.append(f"{_row_label(raw, str(loc[0]), loc[1])}: {message}")
         elif loc:
             problems.append(f"section {loc[0]}: {message}")
         else:

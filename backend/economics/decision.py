@@ -7,18 +7,21 @@ from typing import Any, Mapping
 from backend.economics.catalog import Catalog, FineTuneOption
 from backend.economics.cost_model import MILLION, CostBreakdown, CostLine, llm_token_lines, usd
 from backend.economics.units import (
-    ChangeFrequency, parse_bool, parse_change_frequency, parse_choice, parse_count, parse_duration_ms,
+    ChangeFrequency,
+    parse_bool,
+    parse_change_frequency,
+    parse_choice,
+    parse_count,
+    parse_duration_ms,
 )
 from backend.models import InputError
 
-RECOMMENDATIONS = ("rag", "fine-tuning", "hybrid", "rag-default")
 RECOMMENDATION_TITLES = {
     "rag": "RAG", "fine-tuning": "Fine-tuning (LoRA)", "hybrid": "Hybrid: RAG + a LoRA adapter",
     "rag-default": "RAG, the safe default",
 }
 TASKS = ("knowledge", "behaviour", "both", "unsure")
 STYLE_LEVELS = ("none", "low", "medium", "high")
-APPROACHES = ("rag", "fine-tuning", "hybrid")
 APPROACH_TITLES = {"rag": "RAG", "fine-tuning": "Fine-tuned", "hybrid": "Hybrid"}
 STRICT_LATENCY_MS = 100
 MIN_EXAMPLES_LORA = 100

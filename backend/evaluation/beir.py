@@ -161,13 +161,13 @@ def ensure_indexed(platform, dataset: BeirDataset, collection: str, progress: Ca
     Opening the collection checks its manifest, so one built with other model or chunk settings is refused
     with a clear message rather than silently mixed.
     """
-    if platform.has_collection(collection):
-        platform.collection_index(collection)  # raises when built with other settings
-        if platform.count_documents(collection) >= len(dataset.corpus):
+    if platform.corpus.has_collection(collection):
+        platform.corpus.collection_index(collection)  # raises when built with other settings
+        if platform.corpus.count_documents(collection) >= len(dataset.corpus):
             return 0.0
     started = time.perf_counter()
     # Re-ingesting an interrupted build is safe: documents already stored come back "unchanged".
-    report = platform.ingest_records(collection, dataset.records(), progress=progress, label=f"beir {dataset.name}")
+    report = platform.corpus.ingest_records(collection, dataset.records(), progress=progress, label=f"beir {dataset.name}")
     if report.failed:
         first = report.failed[0]
         raise InputError(f"{len(report.failed)} BEIR document(s) failed to ingest, first {first.path}: {first.message}")
@@ -183,9 +183,9 @@ def run_beir(
     candidate_k: int | None = None,
     progress: Callable | None = None,
 ) -> BeirResult:
-    """Index (or reuse) the corpus, run every judged query through platform.search, score documents by best chunk."""
+    """Index (or reuse) the corpus, run every judged query through platform.retriever.search, score documents by best chunk."""
     ingest_seconds = ensure_indexed(platform, dataset, collection, progress)
-    sources = platform.document_source_map(collection)
+    sources = platform.corpus.document_source_map(collection)
     # Documents have a few chunks each: fetch enough chunks to fill `depth_docs` distinct documents.
     chunk_k = depth_docs * 3
     candidate_k = candidate_k or max(chunk_k, platform.settings.candidate_k)
@@ -193,7 +193,7 @@ def run_beir(
     latencies = []
     for query_id, text in dataset.queries.items():
         started = time.perf_counter()
-        hits = platform.search(text, collection, mode, chunk_k, candidate_k=candidate_k)
+        hits = platform.retriever.search(text, collection, mode, chunk_k, candidate_k=candidate_k)
         latencies.append((time.perf_counter() - started) * 1000.0)
         ranked = [sources[h.chunk.document_id] for h in hits if h.chunk is not None and h.chunk.document_id in sources]
         run[query_id] = document_ranking(ranked, depth_docs)

@@ -110,7 +110,8 @@ def run_command(args) -> int:
         gold = resolve_gold(platform, spec, experiment.collection or None, args.split)
         experiment.collection = experiment.collection or gold.collection
         outcomes = run_experiment(platform, experiment, gold, progress=_progress_printer(sys.stderr))
-    summaries = [{"run": o.run_id, "label": o.label, "resumed_from": o.resumed_from, "summary": o.summary} for o in outcomes]
+    summaries: list[dict] = [{"run": o.run_id, "label": o.label, "resumed_from": o.resumed_from, "summary": o.summary}
+                             for o in outcomes]
     failures = check_gates(summaries, gates)
     asked = len(gold.items[: experiment.limit] if experiment.limit else gold.items)
     if args.json:

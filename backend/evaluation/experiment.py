@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from backend.evaluation import goldsets, runs
 from backend.evaluation.failure_analysis import ERROR, Outcome, classify
@@ -16,6 +16,9 @@ from backend.evaluation.metrics import RANK_DEPTH, RETRIEVAL_METRICS, document_r
 from backend.evaluation.ragas_runner import QUOTE_MATCH_THRESHOLD, AnswerScorer, judge_from_settings
 from backend.models import GroundworkError, InputError, LoadedDocument
 from backend.settings import Settings
+
+if TYPE_CHECKING:
+    from backend.platform import Platform
 
 PASS_RATE = "pass_rate"  # share of questions with no failure class: the headline quality number
 # Chunks fetched for the ranked candidate list: enough distinct documents for nDCG@10 and to tell a
@@ -89,7 +92,7 @@ def resolve_gold(platform, spec: str, collection: str | None = None, split: str 
 
 # --- scratch collections for other chunk settings ---------------------------------------------
 def collection_chunking(platform, collection: str) -> tuple[int, int]:
-    info = next((c for c in platform.collections() if c["name"] == collection), None)
+    info = next((c for c in platform.corpus.collections() if c["name"] == collection), None)
     recorded = (info or {}).get("index_settings") or {}
     return (int(recorded.get("chunk_tokens", platform.settings.chunk_tokens)),
             int(recorded.get("chunk_overlap", platform.settings.chunk_overlap)))
@@ -101,49 +104,44 @@ def scratch_name(base: str, chunk_tokens: int, chunk_overlap: int, index_version
 
 
 class ScratchIndexes:
-    """Copies of a collection re-chunked with other settings, each behind a Platform built with those settings.
+    """Copies of a collection re-chunked with other settings, each behind a platform derived with those settings.
 
-    A Platform checks every index against the settings that built it, so a copy with other chunk sizes needs
-    its own Platform (same data dir and DuckDB file) and its own collection name.
+    A platform checks every index against the settings that built it, so a copy with other chunk sizes needs
+    a derived platform (the same store, embedder and open indexes) and its own collection name.
     """
 
     def __init__(self, platform):
         self.platform = platform
-        self._platforms: dict[tuple[int, int], object] = {}
+        self._platforms: dict[tuple[int, int], Platform] = {}
 
-    def for_point(self, base: str, settings: Settings, on_index: Callable[[], None] | None = None) -> tuple[object, str]:
+    def for_point(self, base: str, settings: Settings, on_index: Callable[[], None] | None = None) -> tuple[Platform, str]:
         if (settings.chunk_tokens, settings.chunk_overlap) == collection_chunking(self.platform, base):
             return self.platform, base
         key = (settings.chunk_tokens, settings.chunk_overlap)
         if key not in self._platforms:
-            from backend.platform import Platform
-
-            merged = {**self.platform.settings.model_dump(), "chunk_tokens": key[0], "chunk_overlap": key[1]}
-            self._platforms[key] = Platform(Settings.model_validate(merged))
+            self._platforms[key] = self.platform.derive(chunk_tokens=key[0], chunk_overlap=key[1])
         scratch_platform = self._platforms[key]
-        name = scratch_name(base, key[0], key[1], self.platform.index_version(base))
-        wanted = self.platform.count_documents(base)
-        if not scratch_platform.has_collection(name) or scratch_platform.count_documents(name) < wanted:
+        name = scratch_name(base, key[0], key[1], self.platform.corpus.index_version(base))
+        wanted = self.platform.corpus.count_documents(base)
+        if not scratch_platform.corpus.has_collection(name) or scratch_platform.corpus.count_documents(name) < wanted:
             if on_index:
                 on_index()
-            if not scratch_platform.has_collection(name):
-                scratch_platform.create_collection(name, description=f"evaluation copy of {base!r} chunked {key[0]}/{key[1]}")
+            if not scratch_platform.corpus.has_collection(name):
+                scratch_platform.corpus.create_collection(name, description=f"evaluation copy of {base!r} chunked {key[0]}/{key[1]}")
             # Unchanged documents are skipped on re-ingest, so an interrupted copy resumes where it stopped.
-            report = scratch_platform.ingest_records(name, list(self._documents(base)), label=f"eval scratch copy of {base}")
+            report = scratch_platform.corpus.ingest_records(name, list(self._documents(base)), label=f"eval scratch copy of {base}")
             if report.failed:
                 raise GroundworkError(f"re-chunking {base!r} into {name!r} failed for {report.failed[0].path}: {report.failed[0].message}")
         return scratch_platform, name
 
     def _documents(self, base: str):
-        for row in self.platform.documents(base, limit=None):
-            doc = self.platform.document(row["id"])
+        for row in self.platform.corpus.documents(base, limit=None):
+            doc = self.platform.corpus.document(row["id"])
             yield LoadedDocument(source=doc.source, title=doc.title, mime_type=doc.mime_type, text=doc.text,
                                  sections=list(doc.sections), metadata=dict(doc.metadata or {}))
 
     def close(self) -> None:
-        for scratch_platform in self._platforms.values():
-            scratch_platform.close()
-        self._platforms.clear()
+        self._platforms.clear()  # derived platforms share the root's store and are closed with it
 
 
 # --- one grid point ------------------------------------------------------------------------
@@ -152,15 +150,12 @@ class PointEvaluator:
 
     def __init__(self, platform, collection: str, settings: Settings, scorer: AnswerScorer, min_answer_score: float,
                  retrieval_only: bool = False):
-        from backend.observability.tracing import Tracer
-        from backend.rag import RAG
-
         # Evaluation traffic must not land in the traces (drift, traffic gold sets) or the answer cache.
         quiet = Settings.model_validate({**settings.model_dump(), "tracing_enabled": False, "cache_enabled": False})
         self.settings = quiet
         self.platform = platform
         self.collection = collection
-        self.rag = RAG(platform, quiet, tracer=Tracer(None, quiet))
+        self.rag = platform.derive(quiet).chat
         self.rag.generator(quiet.generator)  # an unusable generator fails before anything is stored
         if quiet.reranker != "none":
             from backend.retrieval.rerank import build_reranker
@@ -169,7 +164,7 @@ class PointEvaluator:
         self.scorer = scorer
         self.min_answer_score = min_answer_score
         self.retrieval_only = retrieval_only
-        self.keys = goldsets.document_keys(platform.document_source_map(collection))
+        self.keys = goldsets.document_keys(platform.corpus.document_source_map(collection))
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -220,7 +215,7 @@ class PointEvaluator:
 
     def evaluate_retrieval(self, item: GoldItem, ordinal: int) -> dict:
         """Rank only (no answer): for gold sets that judge documents, not answers, e.g. a BEIR import."""
-        from backend.rag import clean_question
+        from backend.chat.questions import clean_question
 
         s = self.settings
         result = {"item_id": item.id, "ordinal": ordinal, "question": item.question,
@@ -258,7 +253,8 @@ class PointEvaluator:
 
     @staticmethod
     def _retrieved(ranked, context_hits, context_ids: set[int], gold: dict[int, int]) -> list[dict]:
-        rows, seen = [], set()
+        rows: list[dict] = []
+        seen: set[int] = set()
         for hit in list(ranked) + [h for h in context_hits if h.chunk_id not in {r.chunk_id for r in ranked}]:
             if hit.chunk is None or hit.chunk_id in seen:
                 continue
@@ -277,11 +273,11 @@ def run_experiment(platform, experiment: Experiment, gold: GoldSet, progress: Pr
     """Run (or resume) every grid point. Validation happens before anything is stored; each question's
     result is committed on its own; a run becomes 'finished' only once all its questions are in."""
     collection = experiment.collection or gold.collection
-    if not platform.has_collection(collection):
+    if not platform.corpus.has_collection(collection):
         raise InputError(f"collection {collection!r} does not exist: ingest it first (gold set {gold.name!r} refers to it)")
     if gold.collection != collection:
         raise InputError(f"gold set {gold.name!r} is for collection {gold.collection!r}, the experiment for {collection!r}")
-    goldsets.check_against_corpus(gold, goldsets.document_keys(platform.document_source_map(collection)))
+    goldsets.check_against_corpus(gold, goldsets.document_keys(platform.corpus.document_source_map(collection)))
     points = expand_grid(experiment, platform.settings)
     items = gold.items[: experiment.limit] if experiment.limit else list(gold.items)
     scorer = AnswerScorer(platform.embedder, judge_from_settings(platform.settings))
@@ -309,7 +305,7 @@ def _run_point(platform, scratch, experiment, experiment_id, gold, items, point:
     )
     evaluator = PointEvaluator(target, collection, point.settings, scorer, experiment.min_answer_score,
                                experiment.retrieval_only)
-    index_version = target.index_version(collection)
+    index_version = target.corpus.index_version(collection)
     base = experiment.collection or gold.collection
     config = {**point.config, "retrieval_only": experiment.retrieval_only, "min_answer_score": experiment.min_answer_score}
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,7 +1,6 @@
 """Why a question failed: retrieval miss, ranking miss or generation failure, with counts and examples per run."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 OK = "ok"
@@ -73,19 +72,8 @@ def failure_report(store, run_id: int, examples: int = 3) -> dict:
     return {"total": len(rows), "counts": counts, "examples": samples}
 
 
-def failure_counts(results: list[dict]) -> dict[str, int]:
-    counts = {name: 0 for name in (OK,) + CLASSES}
-    for row in results:
-        counts[row.get("failure_class") or OK] += 1
-    return counts
-
-
 def describe(report: dict) -> str:
     """A short text version of a failure report for the CLI."""
     total = report["total"] or 1
     parts = [f"{LABELS[name].split(' (')[0]}: {report['counts'][name]} ({report['counts'][name] / total:.0%})" for name in CLASSES if report["counts"][name]]
     return "; ".join(parts) or "no failures"
-
-
-def as_json(report: dict) -> str:
-    return json.dumps(report, default=str)

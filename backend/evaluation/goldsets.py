@@ -6,9 +6,8 @@ import hashlib
 import io
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import Iterable
 
 from backend.jsonl import json_objects
 from backend.models import InputError
@@ -256,7 +255,7 @@ def save_goldset(store, gold: GoldSet) -> None:
          i.answerable, json.dumps(i.tags)]
         for n, i in enumerate(gold.items)
     ]
-    with store.transaction() as cur:
+    with store.transaction("evaluation") as cur:
         cur.execute("DELETE FROM eval_gold_items WHERE gold_set = ?", [gold.name])
         cur.execute("DELETE FROM eval_gold_sets WHERE name = ?", [gold.name])
         cur.execute(
@@ -289,16 +288,6 @@ def list_goldsets(store) -> list[dict]:
     return store.query_dicts(
         "SELECT name, kind, collection, n_items, origin, content_hash, created_at FROM eval_gold_sets ORDER BY created_at DESC, name"
     )
-
-
-def delete_goldset(store, name: str) -> None:
-    with store.transaction() as cur:
-        cur.execute("DELETE FROM eval_gold_items WHERE gold_set = ?", [name])
-        cur.execute("DELETE FROM eval_gold_sets WHERE name = ?", [name])
-
-
-def items_as_dicts(items: Iterable[GoldItem]) -> list[dict]:
-    return [asdict(i) for i in items]
 
 
 # --- production traffic --------------------------------------------------------------------
@@ -342,8 +331,8 @@ def traffic_goldset(store, collection: str, name: str, limit: int = 50, only_rat
 
 def register_goldset(platform, gold: GoldSet) -> GoldSet:
     """Check a gold set against its collection's documents, then snapshot it (replacing one of the same name)."""
-    if not platform.has_collection(gold.collection):
+    if not platform.corpus.has_collection(gold.collection):
         raise InputError(f"collection {gold.collection!r} does not exist: ingest it first")
-    check_against_corpus(gold, document_keys(platform.document_source_map(gold.collection)))
+    check_against_corpus(gold, document_keys(platform.corpus.document_source_map(gold.collection)))
     save_goldset(platform.store, gold)
     return gold

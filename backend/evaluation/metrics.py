@@ -74,10 +74,10 @@ def summarize(results: list[dict], metric_names: Sequence[str]) -> dict:
         values = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
         summary["metrics"][name] = _mean(values)
         summary["coverage"][name] = len(values)
-    latencies = [r.get("latency_ms") for r in results if r.get("latency_ms") is not None]
+    latencies = [float(r["latency_ms"]) for r in results if r.get("latency_ms") is not None]
     summary["metrics"]["latency_p50_ms"] = percentile(latencies, 50)
     summary["metrics"]["latency_p95_ms"] = percentile(latencies, 95)
-    summary["metrics"]["latency_mean_ms"] = _mean([float(v) for v in latencies])
+    summary["metrics"]["latency_mean_ms"] = _mean(latencies)
     costs = [float(r.get("cost_usd") or 0.0) for r in results]
     tokens = [float((r.get("tokens_in") or 0) + (r.get("tokens_out") or 0)) for r in results]
     summary["metrics"]["cost_per_query_usd"] = _mean(costs)

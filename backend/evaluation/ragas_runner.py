@@ -7,6 +7,7 @@ import re
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 # ragas 0.4.3 warns on import of the single-turn metric classes it is migrating; they are still the ones
 # that implement the non-LLM context metrics, so silence the noise instead of every caller seeing it.
@@ -151,7 +152,7 @@ class AnswerScorer:
         self.context_recall = NonLLMContextRecall(threshold=QUOTE_MATCH_THRESHOLD)
         self.context_recall._distance_measure = QuoteContainment()
         self.judge = judge or JudgeConfig(reason="unavailable (no judge configured)")
-        self._judge_metrics = None
+        self._judge_metrics: dict[str, Any] | None = None  # ragas metric by name, built on first use
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -200,7 +201,10 @@ class AnswerScorer:
         from openai import AsyncOpenAI
         from ragas.llms import llm_factory
         from ragas.metrics.collections import (
-            AnswerRelevancy, ContextPrecisionWithoutReference, ContextPrecisionWithReference, Faithfulness,
+            AnswerRelevancy,
+            ContextPrecisionWithoutReference,
+            ContextPrecisionWithReference,
+            Faithfulness,
         )
 
         client = AsyncOpenAI(base_url=self.judge.base_url, api_key=self.judge.api_key, timeout=self.judge.timeout_s, max_retries=1)

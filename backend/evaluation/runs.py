@@ -24,7 +24,7 @@ def code_version() -> str:
 
 
 def create_experiment(store, name: str, gold_set: str, config: dict) -> int:
-    with store.transaction() as cur:
+    with store.transaction("evaluation") as cur:
         return cur.execute(
             "INSERT INTO eval_experiments (name, gold_set, config) VALUES (?, ?, ?) RETURNING id",
             [name, gold_set, json.dumps(config, default=str)],
@@ -44,7 +44,7 @@ def find_resumable(store, gold_set: str, gold_hash: str, config_hash: str, colle
 
 def create_run(store, *, experiment_id: int | None, label: str, gold_set: str, gold_hash: str, base_collection: str,
                collection: str, config: dict, config_hash: str, index_version, n_questions: int) -> int:
-    with store.transaction() as cur:
+    with store.transaction("evaluation") as cur:
         return cur.execute(
             "INSERT INTO eval_runs (experiment_id, label, gold_set, gold_hash, base_collection, collection, config, "
             "config_hash, code_version, index_version, n_questions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -59,7 +59,7 @@ def done_items(store, run_id: int) -> set[str]:
 
 def save_result(store, run_id: int, result: dict) -> None:
     """One question's result, committed on its own so an interrupted run resumes after it."""
-    with store.transaction() as cur:
+    with store.transaction("evaluation") as cur:
         cur.execute("DELETE FROM eval_results WHERE run_id = ? AND item_id = ?", [run_id, result["item_id"]])
         cur.execute(
             "INSERT INTO eval_results (run_id, item_id, ordinal, question, answer, reference_answer, retrieved, gold_rank, "
@@ -84,7 +84,7 @@ def results(store, run_id: int, with_retrieved: bool = True) -> list[dict]:
 
 def finish_run(store, run_id: int, summary: dict) -> None:
     """Mark finished only if every question has a result: a run is never shown finished while partial."""
-    with store.transaction() as cur:
+    with store.transaction("evaluation") as cur:
         expected, stored = cur.execute(
             "SELECT n_questions, (SELECT count(*) FROM eval_results WHERE run_id = ?) FROM eval_runs WHERE id = ?",
             [run_id, run_id],
@@ -98,12 +98,7 @@ def finish_run(store, run_id: int, summary: dict) -> None:
 
 
 def fail_run(store, run_id: int, error: str) -> None:
-    store.execute("UPDATE eval_runs SET status = 'failed', error = ? WHERE id = ?", [error[:2000], run_id])
-
-
-def get_run(store, run_id: int) -> dict | None:
-    rows = store.query_dicts("SELECT * FROM eval_runs WHERE id = ?", [run_id])
-    return _decode(rows[0]) if rows else None
+    store.execute("UPDATE eval_runs SET status = 'failed', error = ? WHERE id = ?", [error[:2000], run_id], lane="evaluation")
 
 
 def _decode(row: dict) -> dict:
@@ -115,7 +110,8 @@ def _decode(row: dict) -> dict:
 
 def list_runs(store, status: str | None = None, gold_set: str | None = None, experiment_id: int | None = None) -> list[dict]:
     """Runs newest first, each with its progress (results stored so far)."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if status:
         where.append("r.status = ?")
         params.append(status)
@@ -131,9 +127,3 @@ def list_runs(store, status: str | None = None, gold_set: str | None = None, exp
         + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id DESC"
     )
     return [_decode(row) for row in store.query_dicts(sql, params)]
-
-
-def delete_run(store, run_id: int) -> None:
-    with store.transaction() as cur:
-        cur.execute("DELETE FROM eval_results WHERE run_id = ?", [run_id])
-        cur.execute("DELETE FROM eval_runs WHERE id = ?", [run_id])

@@ -60,12 +60,12 @@ def synthetic_goldset(platform, collection: str, name: str, size: int = 10, max_
         from ragas.testset import TestsetGenerator
 
     judge = judge_from_settings(platform.settings)
-    rows = platform.documents(collection, limit=max_documents)
+    rows = platform.corpus.documents(collection, limit=max_documents)
     if not rows:
         raise InputError(f"collection {collection!r} has no documents: ingest it first")
     documents = []
     for row in rows:
-        doc = platform.document(row["id"])
+        doc = platform.corpus.document(row["id"])
         documents.append((doc.source, doc.text))
     lc_docs = [LCDocument(page_content=text, metadata={"source": source}) for source, text in documents if text.strip()]
 
@@ -74,7 +74,8 @@ def synthetic_goldset(platform, collection: str, name: str, size: int = 10, max_
     generator = TestsetGenerator.from_langchain(llm=llm, embedding_model=embeddings_cls(platform.embedder))
     testset = generator.generate_with_langchain_docs(lc_docs, testset_size=size, raise_exceptions=False)
     items = []
-    for number, sample in enumerate(testset.to_list(), start=1):
+    # ragas annotates Testset | Executor without overloads; the Executor comes only with return_executor=True.
+    for number, sample in enumerate(testset.to_list(), start=1):  # type: ignore[union-attr]
         question = (sample.get("user_input") or "").strip()
         if not question:
             continue

@@ -1,12 +1,11 @@
-"""The Generator protocol, the values it consumes and produces, and `build_generator` choosing a backend by name."""
+"""The Generator protocol and the values it consumes and produces; backends are chosen by name in factory."""
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
-from typing import Callable, Generator as PyGenerator, Iterator, Protocol, runtime_checkable
+from typing import Generator as PyGenerator
+from typing import Iterator, Protocol, runtime_checkable
 
-from backend.models import Chunk, InputError
-from backend.settings import Settings
+from backend.models import Chunk
 
 
 @dataclass
@@ -73,52 +72,3 @@ class Generator(Protocol):
     def complete(self, messages: list[dict], max_tokens: int) -> str:
         """One short non-streamed completion (rewrites, summaries). Only LLM backends implement it."""
         ...
-
-
-def _extractive(settings: Settings, embedder) -> Generator:
-    from backend.generation.extractive import ExtractiveGenerator
-
-    return ExtractiveGenerator(settings, embedder)
-
-
-def _openai(settings: Settings, embedder) -> Generator:
-    from backend.generation.openai_backend import OpenAIGenerator
-
-    return OpenAIGenerator(settings, fallback=_extractive(settings, embedder))
-
-
-def _vllm(settings: Settings, embedder) -> Generator:
-    from backend.generation.vllm_backend import VLLMGenerator
-
-    return VLLMGenerator(settings)
-
-
-GENERATORS: dict[str, Callable[[Settings, object], Generator]] = {
-    "extractive": _extractive,
-    "openai": _openai,
-    "vllm": _vllm,
-}
-
-_BUILT: dict[tuple, Generator] = {}
-_BUILD_LOCK = threading.Lock()
-
-
-def build_generator(settings: Settings, embedder=None, name: str | None = None) -> Generator:
-    """The generator named `name` (default: settings.generator), built once per configuration per process."""
-    name = name or settings.generator
-    factory = GENERATORS.get(name)
-    if factory is None:
-        raise InputError(f"generator {name!r} is unknown; choose one of: {', '.join(GENERATORS)}")
-    key = (name, id(embedder), settings.model_dump_json(include=_GENERATION_FIELDS))
-    with _BUILD_LOCK:
-        generator = _BUILT.get(key)
-        if generator is None:
-            generator = _BUILT[key] = factory(settings, embedder)
-        return generator
-
-
-_GENERATION_FIELDS = {
-    "answer_threshold", "max_answer_sentences", "max_output_tokens", "openai_base_url", "openai_model",
-    "openai_api_key", "openai_timeout_s", "openai_max_retries", "vllm_model", "vllm_quantization",
-    "vllm_speculative_model", "vllm_num_speculative_tokens", "vllm_gpu_memory_utilization",
-}

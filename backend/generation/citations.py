@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backend.generation.base import Passage
-from backend.generation.text import SentenceEncoder, content_stems, numbers, split_sentences, term_recall
+from backend.generation.encoder import SentenceEncoder
 from backend.models import Citation
+from backend.text.sentences import content_stems, numbers, split_sentences, term_recall
 
 _ONE_MARKER = re.compile(r"\[(\d{1,3})\]")
 UNSUPPORTED_SUFFIX = "?"  # [2] becomes [2?] when passage 2 does not support the sentence
@@ -35,7 +36,7 @@ class Verification:
 
 def _claims(answer: str) -> list[tuple[int, int, str, list[int]]]:
     """(start, end, claim text without markers, cited numbers) per answer sentence."""
-    out = []
+    out: list[tuple[int, int, str, list[int]]] = []
     for span in split_sentences(answer):
         cited = [int(n) for n in _ONE_MARKER.findall(span.text)]
         claim = _ONE_MARKER.sub("", span.text).strip()

@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from backend.generation.base import Passage
+from backend.generation.encoder import RelevanceScorer
 from backend.generation.prompts import looks_like_injection
-from backend.generation.text import RelevanceScorer, count_tokens, split_sentences
 from backend.models import Hit
+from backend.text.sentences import count_tokens, split_sentences
 
 COMPRESS_KEEP_WITHIN = 0.2  # a sentence is kept when it scores within this of the question's best sentence
 COMPRESS_MIN_PER_PASSAGE = 1  # every passage keeps at least its best sentence
@@ -72,7 +73,7 @@ def assemble_context(
     Compression runs first (so the budget holds more passages), then passages are added while they fit;
     the first passage is truncated rather than dropped, so a single long chunk still yields an answer.
     """
-    candidates = []
+    candidates: list[Passage] = []
     for hit in hits:
         if hit.chunk is None:
             continue

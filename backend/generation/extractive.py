@@ -8,12 +8,11 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from backend.generation.base import Generation, GenerationRequest, GenerationStream, Passage
+from backend.generation.encoder import RelevanceScorer, SentenceEncoder
 from backend.generation.prompts import NOT_FOUND, looks_like_injection
-from backend.generation.text import (
-    RelevanceScorer, SentenceEncoder, content_stems, count_tokens, split_sentences, term_recall, words,
-)
 from backend.models import GroundworkError
 from backend.settings import Settings
+from backend.text.sentences import content_stems, count_tokens, split_sentences, term_recall, words
 
 MIN_WORDS = 4  # shorter units are headings or labels, not answers
 HEADING_MAX_WORDS = 10  # an unpunctuated line this short (no ':' or '|') is a heading, not an answer

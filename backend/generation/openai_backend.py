@@ -3,17 +3,26 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING, cast
 
 import httpx
 import openai
 
 from backend.generation.base import Generation, GenerationRequest, GenerationStream
 from backend.generation.prompts import NOT_FOUND, answer_messages
-from backend.generation.text import count_tokens
 from backend.models import GroundworkError
 from backend.settings import Settings
+from backend.text.sentences import count_tokens
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 CONNECT_TIMEOUT_S = 3.0  # a server that does not accept a connection in 3 s is down for our purposes
+
+
+def _chat_messages(messages: list[dict]) -> list[ChatCompletionMessageParam]:
+    """Our prompts' {"role", "content"} dicts, as the typed messages the client declares (same objects)."""
+    return cast("list[ChatCompletionMessageParam]", messages)
 
 
 def _reason(exc: BaseException) -> str:
@@ -68,7 +77,7 @@ class OpenAIGenerator:
             model = self.model()
             deadline = time.monotonic() + self.total_timeout_s
             stream = self.client.chat.completions.create(
-                model=model, messages=messages, stream=True, temperature=0,
+                model=model, messages=_chat_messages(messages), stream=True, temperature=0,
                 max_tokens=request.max_tokens, stream_options={"include_usage": True},
             )
             try:
@@ -106,7 +115,7 @@ class OpenAIGenerator:
     def complete(self, messages: list[dict], max_tokens: int) -> str:
         try:
             response = self.client.chat.completions.create(
-                model=self.model(), messages=messages, temperature=0, max_tokens=max_tokens, stream=False,
+                model=self.model(), messages=_chat_messages(messages), temperature=0, max_tokens=max_tokens, stream=False,
             )
         except openai.OpenAIError as exc:
             raise GroundworkError(f"LLM server at {self.base_url} {_reason(exc)}") from None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from typing import Any
 
 from backend.generation.base import Generation, GenerationRequest, GenerationStream
 from backend.generation.prompts import NOT_FOUND, answer_messages
@@ -54,7 +55,7 @@ def engine_arguments(settings: Settings) -> dict:
     return arguments
 
 
-_ENGINES: dict[str, object] = {}
+_ENGINES: dict[str, Any] = {}  # vllm.LLM by configuration (vllm is imported only when used)
 _ENGINE_LOCK = threading.Lock()
 
 

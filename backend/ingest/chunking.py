@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 
-from backend.ingest.tokens import MODEL_WINDOW, SPECIAL_TOKENS, WordPieceCounter
 from backend.models import ChunkSpan, Section
+from backend.text.tokens import MODEL_WINDOW, SPECIAL_TOKENS, WordPieceCounter
 
 # Strength of a break between two word pieces: the chunker ends a chunk at the strongest break that
 # still fills it reasonably, which is the recursive paragraph > sentence > word > piece split.
@@ -137,6 +138,7 @@ def chunk_text(
         return []
     spans = _normalise_sections(text, sections)
     section_texts = [text[s.start : s.end] for s in spans]
+    all_pieces: Sequence[tuple[list[tuple[int, int]], list[int | None] | None]]
     if hasattr(counter, "pieces_many"):
         all_pieces = counter.pieces_many(section_texts)
     else:  # any counter with offsets() will do; word cuts are then guessed from the characters
@@ -264,3 +266,24 @@ def _overlap_start(stop: int, first: int, overlap: int, earliest_at_least) -> in
     if start is None:
         start = earliest_at_least(PUNCTUATION, low, stop)
     return start if start is not None else max(low, stop - overlap)
+
+
+# The title/heading prefix given to the embedder is capped so prefix + chunk stays inside the model window
+# (chunk_tokens <= 200 by default leaves ~54 word pieces; 160 characters is about 40 of them).
+_PREFIX_MAX_CHARS = 160
+
+
+def embedding_text(title: str, heading_path: Sequence[str], text: str) -> str:
+    """What the embedder and BM25 index see for a chunk: "title — heading path: chunk text".
+
+    The stored chunk text stays plain; this context helps retrieval find a chunk whose own words never
+    name its subject. Recovery rebuilds exactly this string from DuckDB, so keep it a pure function.
+    """
+    title = " ".join((title or "").split())
+    headings = [h.strip() for h in heading_path if h and h.strip() and h.strip() != title]
+    prefix = title
+    if headings:
+        prefix = f"{title} — {' > '.join(headings)}" if title else " > ".join(headings)
+    if len(prefix) > _PREFIX_MAX_CHARS:
+        prefix = prefix[:_PREFIX_MAX_CHARS].rsplit(" ", 1)[0]
+    return f"{prefix}: {text}" if prefix else text

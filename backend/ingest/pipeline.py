@@ -1,147 +1,27 @@
 """The ingest pipeline: load, redact, clean, dedupe, chunk, embed, then write DuckDB first and the indexes after."""
 from __future__ import annotations
 
-import json
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable
 
 import numpy as np
-import pyarrow as pa
 
-from backend.ingest.chunking import chunk_text
-from backend.ingest.clean import clean_text, content_hash
+from backend.ingest.chunking import chunk_text, embedding_text
+from backend.ingest.clean import content_hash
 from backend.ingest.dedupe import NearDuplicateIndex, minhash_signature
+from backend.ingest.items import FileOutcome, IngestEvent, IngestItem, IngestReport
 from backend.models import ChunkSpan, InputError, LoadedDocument, Section
 from backend.settings import Settings
-from backend.store import corpus
+from backend.store import chunks as chunk_store
+from backend.store import collections as collection_store
+from backend.store import documents as document_store
+from backend.store import ingest_runs as ingest_run_store
 from backend.store.db import Store
-
-OUTCOMES = ("ingested", "updated", "unchanged", "duplicate", "near-duplicate", "failed")
-# Outcomes that leave a stored, searchable document behind (a skipped near-duplicate has no document_id).
-_STORED = {"ingested", "updated"}
-# The title/heading prefix given to the embedder is capped so prefix + chunk stays inside the model window
-# (chunk_tokens <= 200 by default leaves ~54 word pieces; 160 characters is about 40 of them).
-_PREFIX_MAX_CHARS = 160
-
-
-def embedding_text(title: str, heading_path: Sequence[str], text: str) -> str:
-    """What the embedder and BM25 index see for a chunk: "title — heading path: chunk text".
-
-    The stored chunk text stays plain; this context helps retrieval find a chunk whose own words never
-    name its subject. Recovery rebuilds exactly this string from DuckDB, so keep it a pure function.
-    """
-    title = " ".join((title or "").split())
-    headings = [h.strip() for h in heading_path if h and h.strip() and h.strip() != title]
-    prefix = title
-    if headings:
-        prefix = f"{title} — {' > '.join(headings)}" if title else " > ".join(headings)
-    if len(prefix) > _PREFIX_MAX_CHARS:
-        prefix = prefix[:_PREFIX_MAX_CHARS].rsplit(" ", 1)[0]
-    return f"{prefix}: {text}" if prefix else text
-
-
-@dataclass
-class FileOutcome:
-    """What happened to one file or record in an ingest run."""
-
-    path: str
-    outcome: str  # one of OUTCOMES
-    document_id: int | None = None
-    title: str = ""
-    chunks: int = 0
-    version: int | None = None
-    message: str = ""
-    near_duplicate_of: int | None = None
-    near_duplicate_title: str = ""
-    similarity: float | None = None
-    duration_ms: float = 0.0
-
-    @property
-    def stored(self) -> bool:
-        return self.outcome in _STORED or (self.outcome == "near-duplicate" and self.chunks > 0)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class IngestEvent:
-    """Progress of a run: `start`, `loaded` (a file read, waiting for its batch), `file` (its outcome is final),
-    `saved` (indexes written to disk), `finish`."""
-
-    kind: str
-    done: int = 0  # files with a final outcome so far
-    total: int | None = None  # files in the run when known
-    path: str = ""
-    outcome: FileOutcome | None = None
-    message: str = ""
-
-
-@dataclass
-class IngestReport:
-    collection: str
-    run_id: int
-    files: list[FileOutcome] = field(default_factory=list)
-    status: str = "finished"
-    duration_s: float = 0.0
-
-    @property
-    def counts(self) -> dict[str, int]:
-        counts = {name: 0 for name in OUTCOMES}
-        for item in self.files:
-            counts[item.outcome] = counts.get(item.outcome, 0) + 1
-        return counts
-
-    @property
-    def chunks_added(self) -> int:
-        return sum(item.chunks for item in self.files if item.stored)
-
-    @property
-    def failed(self) -> list[FileOutcome]:
-        return [item for item in self.files if item.outcome == "failed"]
-
-    @property
-    def all_failed(self) -> bool:
-        return bool(self.files) and all(item.outcome == "failed" for item in self.files)
-
-    def to_dict(self) -> dict:
-        return {
-            "collection": self.collection,
-            "run_id": self.run_id,
-            "status": self.status,
-            "duration_s": round(self.duration_s, 3),
-            "counts": self.counts,
-            "chunks_added": self.chunks_added,
-            "files": [item.to_dict() for item in self.files],
-        }
-
-
-# An item to ingest: the name it is reported under, and how to load it (raises InputError on bad input).
-IngestItem = tuple[str, Callable[[], LoadedDocument]]
-
-
-def expand_paths(paths: Iterable[Path | str]) -> Iterator[tuple[str, Path | None]]:
-    """Files under the given paths (folders recursively, hidden entries skipped), in a stable order.
-
-    A path that does not exist yields (path, None) so it is reported as a failed file.
-    """
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if not path.exists():
-            yield str(raw), None
-        elif path.is_dir():
-            root = path.resolve()
-            for child in sorted(root.rglob("*")):
-                if any(part.startswith(".") for part in child.relative_to(root).parts):
-                    continue
-                if child.is_file():
-                    yield str(child), child
-        else:
-            yield str(path.resolve()), path.resolve()
+from backend.store.sequences import allocate_ids
 
 
 def redact_document(document: LoadedDocument, redact: Callable[[str], str]) -> LoadedDocument:
@@ -208,7 +88,7 @@ class IngestPipeline:
         started = time.perf_counter()
         collection_id = self.collection["id"]
         with self.store.transaction() as cur:
-            run_id = corpus.start_run(cur, collection_id, label[:500], total or 0)
+            run_id = ingest_run_store.start_run(cur, collection_id, label[:500], total or 0)
         self.report = IngestReport(collection=self.collection["name"], run_id=run_id)
         self._total = total
         self._unrecorded: list[FileOutcome] = []
@@ -235,10 +115,10 @@ class IngestPipeline:
             ok = counts["ingested"] + counts["updated"] + counts["unchanged"] + sum(
                 1 for f in self.report.files if f.outcome == "near-duplicate" and f.chunks > 0)
             with self.store.transaction() as cur:
-                corpus.record_files(cur, run_id, [o.to_dict() for o in self._unrecorded])
-                corpus.finish_run(cur, run_id, status, len(self.report.files), ok,
-                                  len(self.report.files) - ok - counts["failed"], counts["failed"],
-                                  self.report.chunks_added)
+                ingest_run_store.record_files(cur, run_id, [o.to_dict() for o in self._unrecorded])
+                ingest_run_store.finish_run(cur, run_id, status, len(self.report.files), ok,
+                                            len(self.report.files) - ok - counts["failed"], counts["failed"],
+                                            self.report.chunks_added)
             self._unrecorded = []
             self.report.status = status
             self.report.duration_s = time.perf_counter() - started
@@ -261,12 +141,8 @@ class IngestPipeline:
     def _load_state(self) -> None:
         collection_id = self.collection["id"]
         with self.store.cursor() as cur:
-            rows = cur.execute(
-                "SELECT id, source, title, content_hash, version FROM documents"
-                " WHERE collection_id = ? AND status = 'active' ORDER BY id",
-                [collection_id],
-            ).fetchall()
-            signatures = corpus.active_minhashes(cur, collection_id)
+            rows = document_store.active_document_keys(cur, collection_id)
+            signatures = document_store.active_minhashes(cur, collection_id)
         self._by_source: dict[str, dict] = {}
         self._by_hash: dict[str, tuple[int, str]] = {}
         self._titles: dict[int, str] = {}
@@ -318,7 +194,7 @@ class IngestPipeline:
             self._flush()  # a copy of a document still waiting in this batch: report it by its real id
         if existing is not None and existing["content_hash"] == digest:
             with self.store.cursor() as cur:
-                count = cur.execute("SELECT count(*) FROM chunks WHERE document_id = ?", [existing["id"]]).fetchone()[0]
+                count = chunk_store.count_document_chunks(cur, existing["id"])
             self._final(FileOutcome(
                 path=name, outcome="unchanged", document_id=existing["id"], title=existing["title"], chunks=count,
                 version=existing["version"], message=f"unchanged since version {existing['version']}",
@@ -420,65 +296,47 @@ class IngestPipeline:
         new_docs = [p for p in batch if p.existing is None]
         with self.store.transaction() as cur:
             if new_docs:
-                real_ids = corpus.allocate_ids(cur, "document_id_seq", len(new_docs))
+                real_ids = allocate_ids(cur, "document_id_seq", len(new_docs))
                 for p, real_id in zip(new_docs, real_ids):
                     placeholders[real_id] = p.document_id
                     p.document_id = real_id
                     p.outcome.version = 1
-                with corpus.registered(cur, "new_documents_view", pa.table({
-                    "id": pa.array([p.document_id for p in new_docs], type=pa.int32()),
-                    "source": [p.document.source for p in new_docs],
-                    "title": [p.document.title for p in new_docs],
-                    "mime_type": [p.document.mime_type for p in new_docs],
-                    "content_hash": [p.content_hash for p in new_docs],
-                    "size_bytes": pa.array([p.size_bytes for p in new_docs], type=pa.int64()),
-                    "metadata": [json.dumps(p.document.metadata, default=str) for p in new_docs],
-                })):
-                    cur.execute(
-                        "INSERT INTO documents (id, collection_id, source, title, mime_type, content_hash, version,"
-                        " size_bytes, metadata) SELECT id, ?, source, title, mime_type, content_hash, 1, size_bytes,"
-                        " metadata::JSON FROM new_documents_view",
-                        [collection_id],
-                    )
+                document_store.insert_documents(
+                    cur, collection_id, [p.document_id for p in new_docs], [p.document.source for p in new_docs],
+                    [p.document.title for p in new_docs], [p.document.mime_type for p in new_docs],
+                    [p.content_hash for p in new_docs], [p.size_bytes for p in new_docs],
+                    [p.document.metadata for p in new_docs])
             for p in batch:
                 if p.existing is not None:
-                    p.outcome.version = corpus.update_document_version(
+                    p.outcome.version = document_store.update_document_version(
                         cur, p.document_id, p.document.title, p.document.mime_type, p.content_hash, p.size_bytes,
                         p.document.metadata)
-                    removed += corpus.delete_document_chunks(cur, p.document_id)
+                    removed += chunk_store.delete_document_chunks(cur, p.document_id)
                     p.outcome.message = p.outcome.message or (
                         f"new version {p.outcome.version} replaces version {p.existing['version']}")
-            with corpus.registered(cur, "new_versions_view", pa.table({
-                "document_id": pa.array([p.document_id for p in batch], type=pa.int32()),
-                "version": pa.array([p.outcome.version for p in batch], type=pa.int32()),
-                "content_hash": [p.content_hash for p in batch],
-                "text": [p.document.text for p in batch],
-                "sections": [corpus.sections_to_json(p.document.sections) for p in batch],
-                "minhash": pa.array([p.minhash for p in batch], type=pa.binary()),
-            })):
-                cur.execute(
-                    "INSERT INTO document_versions (document_id, version, content_hash, text, sections, minhash)"
-                    " SELECT document_id, version, content_hash, text, sections::JSON, minhash FROM new_versions_view"
-                )
-            chunk_ids = corpus.allocate_ids(cur, "chunk_id_seq", len(vectors))
+            document_store.insert_versions(
+                cur, [p.document_id for p in batch], [p.outcome.version for p in batch], [p.content_hash for p in batch],
+                [p.document.text for p in batch], [p.document.sections for p in batch], [p.minhash for p in batch])
+            chunk_ids = allocate_ids(cur, "chunk_id_seq", len(vectors))
             doc_ids, versions, ordinals, spans = [], [], [], []
             for p in batch:
+                assert p.outcome.version is not None  # set when the document passed dedupe
                 for ordinal, span in enumerate(p.spans):
                     doc_ids.append(p.document_id)
                     versions.append(p.outcome.version)
                     ordinals.append(ordinal)
                     spans.append(span)
-            corpus.insert_chunks(cur, corpus.chunk_table(
+            chunk_store.insert_chunks(cur, chunk_store.chunk_table(
                 chunk_ids, doc_ids, versions, collection_id, tenant, ordinals, [s.text for s in spans],
                 [s.token_count for s in spans], [s.char_start for s in spans], [s.char_end for s in spans],
                 [s.page for s in spans], [s.heading_path for s in spans], vectors,
             ))
-            corpus.bump_index_version(cur, collection_id)
+            collection_store.bump_index_version(cur, collection_id)
             for p in batch:
                 p.outcome.document_id = p.document_id
                 p.outcome.chunks = len(p.spans)
-            corpus.record_files(cur, self.report.run_id,
-                                [o.to_dict() for o in self._unrecorded] + [p.outcome.to_dict() for p in batch])
+            ingest_run_store.record_files(cur, self.report.run_id,
+                                          [o.to_dict() for o in self._unrecorded] + [p.outcome.to_dict() for p in batch])
         self._unrecorded = []
         self._replace_placeholders(placeholders, batch)
         return removed, chunk_ids
@@ -508,31 +366,3 @@ class IngestPipeline:
         self._index_dirty = False
         self._since_save = 0
         self._emit(IngestEvent("saved", done=len(self.report.files), total=self._total))
-
-
-def file_item(display: str, path: Path | None, max_bytes: int) -> IngestItem:
-    """An ingest item for a path from `expand_paths` (None: it does not exist)."""
-
-    def load() -> LoadedDocument:
-        from backend.ingest.loaders import load_file
-
-        if path is None:
-            raise InputError(f"{display}: no such file or directory")
-        document = load_file(path, max_bytes)
-        document.source = str(path)
-        document.metadata.setdefault("size_bytes", path.stat().st_size)
-        return document
-
-    return display, load
-
-
-def record_item(document: LoadedDocument) -> IngestItem:
-    """An ingest item for an already-loaded document (e.g. a BEIR corpus row); its text is cleaned here."""
-
-    def load() -> LoadedDocument:
-        if document.sections:
-            return document  # offsets point into this exact text: cleaning would shift them
-        return LoadedDocument(source=document.source, title=document.title, mime_type=document.mime_type,
-                              text=clean_text(document.text), sections=[], metadata=dict(document.metadata))
-
-    return document.source, load

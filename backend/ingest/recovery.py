@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from backend.ingest.pipeline import embedding_text
-from backend.store import corpus
+from backend.ingest.chunking import embedding_text
+from backend.store import chunks as chunk_store
 from backend.store.db import Store
 
 
@@ -46,7 +46,7 @@ def reconcile(store: Store, collection: dict, index, index_lock: threading.RLock
     """
     with index_lock or nullcontext():
         with store.cursor() as cur:
-            db_ids = _id_set(corpus.chunk_ids(cur, collection["id"]))
+            db_ids = _id_set(chunk_store.chunk_ids(cur, collection["id"]))
         dense_ids, lexical_ids = index.ids()
         dense, lexical = _id_set(dense_ids), _id_set(lexical_ids)
         report = ReconcileReport(collection["name"], len(db_ids), len(dense), len(lexical))
@@ -59,7 +59,7 @@ def reconcile(store: Store, collection: dict, index, index_lock: threading.RLock
             report.removed = len(in_any - db_ids)
         if missing:
             with store.cursor() as cur:
-                ids, vectors, texts, titles, headings = corpus.chunk_index_rows(cur, sorted(missing))
+                ids, vectors, texts, titles, headings = chunk_store.chunk_index_rows(cur, sorted(missing))
             index.add(ids, vectors, [embedding_text(t, h, x) for x, t, h in zip(texts, titles, headings)])
             report.added = len(ids)
         if to_remove or missing:

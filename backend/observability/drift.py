@@ -1,15 +1,13 @@
-"""Drift: a reference window of traffic against the current one, signal by signal, plus emerging topics.
-
-Every signal is scored with the population stability index (PSI) so one pair of thresholds
-(`drift_warn`, `drift_alert`) reads the same everywhere: over reference-quantile bins for numbers,
-over yes/no for rates, over k-means clusters of the reference for query embeddings. PSI alone is
-biased upwards on small samples, so a level only counts when a test also rejects "same distribution"
-at `drift_p_value` (two-sample KS for numbers, chi-square for bins and clusters).
-
-Query embeddings are computed from the redacted question text with the platform embedder and cached in
-`trace_embeddings` (one per trace and model): spans stay small, the OTLP payload carries no vectors, and
-the embedding matches what retrieval saw.
-"""
+"""Drift: a reference window of traffic against the current one, signal by signal, plus emerging topics."""
+# Every signal is scored with the population stability index (PSI) so one pair of thresholds
+# (`drift_warn`, `drift_alert`) reads the same everywhere: over reference-quantile bins for numbers,
+# over yes/no for rates, over k-means clusters of the reference for query embeddings. PSI alone is
+# biased upwards on small samples, so a level only counts when a test also rejects "same distribution"
+# at `drift_p_value` (two-sample KS for numbers, chi-square for bins and clusters).
+#
+# Query embeddings are computed from the redacted question text with the platform embedder and cached in
+# `trace_embeddings` (one per trace and model): spans stay small, the OTLP payload carries no vectors, and
+# the embedding matches what retrieval saw.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,7 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency, ks_2samp
 
-from backend.observability.queries import feedback_by_trace, utc_now
+from backend.observability.conventions import REQUEST_SPAN, utc_now
+from backend.observability.queries import feedback_by_trace
 
 N_BINS = 10  # reference-quantile bins for numeric signals
 N_CLUSTERS = 8  # k-means clusters of reference queries for the embedding PSI
@@ -187,8 +186,8 @@ TRACE_COLUMNS = "trace_id, start_time, question, answer, top_score, mean_score, 
 
 
 def load_traces(store, start: datetime, end: datetime, collection: str | None = None) -> pd.DataFrame:
-    sql = f"SELECT {TRACE_COLUMNS} FROM traces WHERE start_time >= ? AND start_time < ? AND name = 'rag.ask'"
-    params: list = [start, end]
+    sql = f"SELECT {TRACE_COLUMNS} FROM traces WHERE start_time >= ? AND start_time < ? AND name = ?"
+    params: list = [start, end, REQUEST_SPAN]
     if collection:
         sql += " AND collection = ?"
         params.append(collection)
@@ -204,10 +203,11 @@ def time_windows(settings, now: datetime | None = None) -> tuple[tuple[datetime,
     return (split - timedelta(hours=settings.drift_reference_hours), split), (split, now + timedelta(seconds=1))
 
 
-def count_windows(store, current_n: int, reference_n: int, collection: str | None = None):
+def count_windows(store, current_n: int, reference_n: int,
+                  collection: str | None = None) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
     """(reference, current) windows holding the last `current_n` requests and the `reference_n` before them."""
-    sql = "SELECT start_time FROM traces WHERE name = 'rag.ask'"
-    params: list = []
+    sql = "SELECT start_time FROM traces WHERE name = ?"
+    params: list = [REQUEST_SPAN]
     if collection:
         sql += " AND collection = ?"
         params.append(collection)
@@ -247,7 +247,7 @@ def question_embeddings(store, embedder, df: pd.DataFrame) -> np.ndarray:
         new_texts = [text for text in texts if text not in by_text]
         if new_texts:
             by_text.update(zip(new_texts, embedder.encode(new_texts)))
-        with store.transaction() as cur:
+        with store.transaction("telemetry") as cur:
             cur.executemany(
                 "INSERT INTO trace_embeddings (trace_id, model, embedding) VALUES (?, ?, ?)",
                 [(t, model, by_text[q].tolist()) for t, q in missing],
@@ -296,7 +296,7 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, settings, embedder=N
         details: dict = {}
         if len(ref) >= min_n and len(cur) >= min_n:
             value, p, details = test(ref, cur)
-        timeline = _timeline(both, ref, values_of, lambda r, c: test(r, c)[0]) if len(ref) >= min_n else None
+        timeline = _timeline(both, ref, values_of, lambda r, c, test=test: test(r, c)[0]) if len(ref) >= min_n else None
         signals.append(DriftSignal(name, label, value, p, status_of(value, p, settings), len(ref), len(cur), details,
                                    timeline if timeline is not None else pd.DataFrame(columns=["bucket", "statistic", "n"]),
                                    status_reason(value, p, settings)))

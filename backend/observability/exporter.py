@@ -13,8 +13,34 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
+from backend.observability.conventions import (
+    ALIASES,
+    ANSWER,
+    CACHE_HIT,
+    COLLECTION,
+    COST_USD,
+    DOCUMENT_SCORE,
+    DOCUMENTS,
+    ERROR,
+    FALLBACK,
+    FOUND,
+    GROUNDED,
+    MEAN_SCORE,
+    MODEL,
+    NO_ANSWER,
+    PII_HITS,
+    QUESTION,
+    SCORE_STAGES,
+    STATUS_ERROR,
+    STATUS_OK,
+    TENANT,
+    TIMEOUT,
+    TOKENS_IN,
+    TOKENS_OUT,
+    TOP_SCORE,
+    to_short_attributes,
+)
 from backend.observability.retention import apply_retention
-from backend.observability.tracing import to_short_attributes
 
 logger = logging.getLogger(__name__)
 
@@ -22,22 +48,17 @@ SPAN_COLUMNS = (
     "trace_id", "span_id", "parent_span_id", "name", "kind", "start_time", "duration_ms",
     "status", "status_message", "attributes",
 )
-TRACE_COLUMNS = (
-    "trace_id", "root_span_id", "name", "start_time", "duration_ms", "status", "collection", "tenant",
-    "question", "answer", "model", "tokens_in", "tokens_out", "cost_usd", "cache_hit", "grounded",
-    "no_answer", "fallback", "timeout", "top_score", "mean_score", "pii_hits", "error", "attributes",
+# The trace columns trace_fields() derives from attributes: each is named after the attribute it reads.
+TRACE_FIELDS = (
+    COLLECTION, TENANT, QUESTION, ANSWER, MODEL, TOKENS_IN, TOKENS_OUT, COST_USD, CACHE_HIT, GROUNDED,
+    NO_ANSWER, FALLBACK, TIMEOUT, TOP_SCORE, MEAN_SCORE, PII_HITS, ERROR,
 )
+TRACE_COLUMNS = ("trace_id", "root_span_id", "name", "start_time", "duration_ms", "status", *TRACE_FIELDS, "attributes")
 
 # Request-level figures the hot path may set on a stage rather than on the root: a root missing one
 # takes it from its children (sums for counts and money, the first value otherwise).
-_SUMMED_FROM_CHILDREN = ("tokens_in", "tokens_out", "cost_usd", "pii_hits")
-_FIRST_FROM_CHILDREN = ("model", "cache_hit")
-# Relevance for drift comes from the most comparable stage that reported one: dense cosine similarity
-# first (bounded, query-independent scale), then the reranker, the generator's best sentence, BM25;
-# fused RRF scores last (they follow rank, not relevance).
-SCORE_STAGES = ("dense", "rerank", "generate", "bm25", "fuse")
-# Names the hot path may use for a trace column, first match wins.
-ALIASES = {"cache_hit": ("cache_hit", "cached"), "pii_hits": ("pii_hits", "pii_found")}
+_SUMMED_FROM_CHILDREN = (TOKENS_IN, TOKENS_OUT, COST_USD, PII_HITS)
+_FIRST_FROM_CHILDREN = (MODEL, CACHE_HIT)
 RETENTION_EVERY_S = 3600.0
 PENDING_TRACES = 10_000  # traces whose children arrived before their root; the oldest are forgotten first
 
@@ -77,42 +98,42 @@ def _first(attrs: dict[str, Any], column: str) -> Any:
 
 
 def _document_scores(attrs: dict[str, Any]) -> list[float]:
-    scores = [_number(d.get("score")) for d in attrs.get("documents") or [] if isinstance(d, dict)]
+    scores = [_number(d.get(DOCUMENT_SCORE)) for d in attrs.get(DOCUMENTS) or [] if isinstance(d, dict)]
     return [s for s in scores if s is not None]
 
 
 def trace_fields(attrs: dict[str, Any], status: str, status_message: str | None) -> dict[str, Any]:
     """The typed trace columns derived from a root span's short-name attributes (plus what children gave)."""
     scores = _document_scores(attrs)
-    grounded = _bool(attrs.get("grounded"))
-    cache_hit = _bool(_first(attrs, "cache_hit"))
-    no_answer = _bool(attrs.get("no_answer"))
-    if no_answer is None and attrs.get("found") is not None:
-        no_answer = not _bool(attrs.get("found"))
+    grounded = _bool(attrs.get(GROUNDED))
+    cache_hit = _bool(_first(attrs, CACHE_HIT))
+    no_answer = _bool(attrs.get(NO_ANSWER))
+    if no_answer is None and attrs.get(FOUND) is not None:
+        no_answer = not _bool(attrs.get(FOUND))
     elif no_answer is None and grounded is not None and not cache_hit:
         no_answer = not grounded
-    error = _text(attrs.get("error")) or (status_message if status == "error" else None)
-    fallback = attrs.get("fallback")
+    error = _text(attrs.get(ERROR)) or (status_message if status == STATUS_ERROR else None)
+    fallback = attrs.get(FALLBACK)
     mentions_timeout = any("timeout" in str(v).lower() or "timed out" in str(v).lower() for v in (error, fallback) if v)
-    top_score, mean_score = _number(attrs.get("top_score")), _number(attrs.get("mean_score"))
+    top_score, mean_score = _number(attrs.get(TOP_SCORE)), _number(attrs.get(MEAN_SCORE))
     return {
-        "collection": _text(attrs.get("collection")),
-        "tenant": _text(attrs.get("tenant")),
-        "question": _text(attrs.get("question")),
-        "answer": _text(attrs.get("answer")),
-        "model": _text(attrs.get("model")),
-        "tokens_in": _number(attrs.get("tokens_in"), int),
-        "tokens_out": _number(attrs.get("tokens_out"), int),
-        "cost_usd": _number(attrs.get("cost_usd")),
-        "cache_hit": cache_hit,
-        "grounded": grounded,
-        "no_answer": no_answer,
-        "fallback": _bool(fallback),
-        "timeout": bool(_bool(attrs.get("timeout")) or mentions_timeout),
-        "top_score": top_score if top_score is not None else (max(scores) if scores else None),
-        "mean_score": mean_score if mean_score is not None else (sum(scores) / len(scores) if scores else None),
-        "pii_hits": _number(_first(attrs, "pii_hits"), int),
-        "error": error,
+        COLLECTION: _text(attrs.get(COLLECTION)),
+        TENANT: _text(attrs.get(TENANT)),
+        QUESTION: _text(attrs.get(QUESTION)),
+        ANSWER: _text(attrs.get(ANSWER)),
+        MODEL: _text(attrs.get(MODEL)),
+        TOKENS_IN: _number(attrs.get(TOKENS_IN), int),
+        TOKENS_OUT: _number(attrs.get(TOKENS_OUT), int),
+        COST_USD: _number(attrs.get(COST_USD)),
+        CACHE_HIT: cache_hit,
+        GROUNDED: grounded,
+        NO_ANSWER: no_answer,
+        FALLBACK: _bool(fallback),
+        TIMEOUT: bool(_bool(attrs.get(TIMEOUT)) or mentions_timeout),
+        TOP_SCORE: top_score if top_score is not None else (max(scores) if scores else None),
+        MEAN_SCORE: mean_score if mean_score is not None else (sum(scores) / len(scores) if scores else None),
+        PII_HITS: _number(_first(attrs, PII_HITS), int),
+        ERROR: error,
     }
 
 
@@ -141,12 +162,13 @@ class DuckDBSpanExporter(SpanExporter):
         if name in SCORE_STAGES:
             rank = SCORE_STAGES.index(name)
             scores = _document_scores(attrs)
-            top = _number(attrs.get("top_score"))
+            top = _number(attrs.get(TOP_SCORE))
             top = top if top is not None else (max(scores) if scores else None)
             if top is not None and rank < pending.get("_score_rank", len(SCORE_STAGES)):
-                mean = _number(attrs.get("mean_score"))
-                pending.update(_score_rank=rank, top_score=top,
-                               mean_score=mean if mean is not None else (sum(scores) / len(scores) if scores else None))
+                mean = _number(attrs.get(MEAN_SCORE))
+                if mean is None and scores:
+                    mean = sum(scores) / len(scores)
+                pending.update({"_score_rank": rank, TOP_SCORE: top, MEAN_SCORE: mean})
         while len(self._pending) > PENDING_TRACES:
             self._pending.popitem(last=False)
 
@@ -157,10 +179,12 @@ class DuckDBSpanExporter(SpanExporter):
             trace_id, span_id = format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
             parent = format(span.parent.span_id, "016x") if span.parent is not None else None
             attrs, kind = to_short_attributes(dict(span.attributes or {}))
-            status = "error" if span.status.status_code is StatusCode.ERROR else "ok"
+            status = STATUS_ERROR if span.status.status_code is StatusCode.ERROR else STATUS_OK
             message = span.status.description
-            start = _utc(span.start_time)
-            duration_ms = ((span.end_time or span.start_time) - span.start_time) / 1e6
+            start_ns = span.start_time
+            assert start_ns is not None, "an exported span has ended, so it has a start time"
+            start = _utc(start_ns)
+            duration_ms = ((span.end_time or start_ns) - start_ns) / 1e6
             attributes_json = json.dumps(attrs, default=str)
             span_rows.append((trace_id, span_id, parent, span.name, kind, start, duration_ms, status, message, attributes_json))
             if parent is not None:
@@ -170,7 +194,7 @@ class DuckDBSpanExporter(SpanExporter):
                 fields = trace_fields({**from_children, **attrs}, status, message)
                 trace_rows.append(
                     (trace_id, span_id, span.name, start, duration_ms, status)
-                    + tuple(fields[c] for c in TRACE_COLUMNS[6:-1])
+                    + tuple(fields[c] for c in TRACE_FIELDS)
                     + (attributes_json,)
                 )
         return span_rows, trace_rows
@@ -180,7 +204,7 @@ class DuckDBSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE if self._shutdown else SpanExportResult.SUCCESS
         span_rows, trace_rows = self.rows(spans)
         # Arrow batches: one INSERT per table per batch, ~100x faster than executemany row by row.
-        with self.store.transaction() as cur:
+        with self.store.transaction("telemetry") as cur:
             self._insert(cur, "spans", SPAN_COLUMNS, span_rows)
             if trace_rows:
                 self._insert(cur, "traces", TRACE_COLUMNS, trace_rows)

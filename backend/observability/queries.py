@@ -2,19 +2,21 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
-from backend.observability.tracing import STAGES
-
-PERCENTILES = "quantile_cont({col}, 0.5) AS p50_ms, quantile_cont({col}, 0.95) AS p95_ms, quantile_cont({col}, 0.99) AS p99_ms"
-
-
-def utc_now() -> datetime:
-    """Naive UTC, the way the traces tables store time."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+from backend.observability.conventions import (
+    DOCUMENT_STAGES,
+    DOCUMENTS,
+    PERCENTILE_COLUMNS,
+    PERCENTILES,
+    STATUS_ERROR,
+    STATUS_OK,
+    stage_order,
+    utc_now,
+)
 
 
 def _since(days: float) -> datetime:
@@ -22,7 +24,8 @@ def _since(days: float) -> datetime:
 
 
 def _where(days: float | None, collection: str | None, alias: str = "t") -> tuple[str, list]:
-    clauses, params = ["TRUE"], []
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
     if days is not None:
         clauses.append(f"{alias}.start_time >= ?")
         params.append(_since(days))
@@ -30,10 +33,6 @@ def _where(days: float | None, collection: str | None, alias: str = "t") -> tupl
         clauses.append(f"{alias}.collection = ?")
         params.append(collection)
     return " AND ".join(clauses), params
-
-
-def _stage_order(stage: str) -> int:
-    return STAGES.index(stage) if stage in STAGES else len(STAGES)
 
 
 # --- what the economics pages read ------------------------------------------------------------
@@ -48,10 +47,9 @@ def stage_latency_summary(store, days: int = 7, collection: str | None = None) -
     )
     if df.empty:
         return pd.DataFrame({"stage": pd.Series(dtype=str), "count": pd.Series(dtype="int64"),
-                             "p50_ms": pd.Series(dtype=float), "p95_ms": pd.Series(dtype=float),
-                             "p99_ms": pd.Series(dtype=float)})
+                             **{column: pd.Series(dtype=float) for column in PERCENTILE_COLUMNS}})
     df["count"] = df["count"].astype("int64")
-    df = df.sort_values("stage", key=lambda s: s.map(_stage_order), kind="stable").reset_index(drop=True)
+    df = df.sort_values("stage", key=lambda s: s.map(stage_order), kind="stable").reset_index(drop=True)
     return df
 
 
@@ -86,8 +84,8 @@ def operations_summary(store, days: int = 7, collection: str | None = None) -> d
     row = store.query_dicts(
         f"SELECT {REQUEST_MEANS}, {PERCENTILES.format(col='duration_ms')},"
         f" sum(coalesce(cost_usd, 0)) AS cost_total_usd, count(*) FILTER (WHERE cache_hit) AS cache_hits,"
-        f" avg(cost_usd) FILTER (WHERE NOT coalesce(cache_hit, FALSE) AND status = 'ok') AS cost_uncached_mean_usd,"
-        f" avg(CASE WHEN status = 'error' THEN 1.0 ELSE 0.0 END) AS error_rate,"
+        f" avg(cost_usd) FILTER (WHERE NOT coalesce(cache_hit, FALSE) AND status = '{STATUS_OK}') AS cost_uncached_mean_usd,"
+        f" avg(CASE WHEN status = '{STATUS_ERROR}' THEN 1.0 ELSE 0.0 END) AS error_rate,"
         f" avg(CASE WHEN timeout THEN 1.0 ELSE 0.0 END) AS timeout_rate,"
         f" avg(CASE WHEN fallback THEN 1.0 ELSE 0.0 END) AS fallback_rate,"
         f" avg(CASE WHEN no_answer THEN 1.0 ELSE 0.0 END) AS no_answer_rate"
@@ -115,14 +113,15 @@ def requests_over_time(store, days: int = 7, collection: str | None = None, buck
         bucket = _bucket_for(store, where, params)
     raw = store.query_df(
         f"SELECT date_trunc('{bucket}', start_time) AS bucket, count(*) AS requests,"
-        f" count(*) FILTER (WHERE status = 'error') AS errors, count(*) FILTER (WHERE cache_hit) AS cache_hits,"
+        f" count(*) FILTER (WHERE status = '{STATUS_ERROR}') AS errors, count(*) FILTER (WHERE cache_hit) AS cache_hits,"
         f" {PERCENTILES.format(col='duration_ms')}, sum(coalesce(tokens_in, 0)) AS tokens_in,"
         f" sum(coalesce(tokens_out, 0)) AS tokens_out, sum(coalesce(cost_usd, 0)) AS cost_usd"
         f" FROM traces t WHERE {where} GROUP BY 1",
         params,
     )
     if bucket == "day":
-        rwhere, rparams = ["day >= ?"], [_since(days).date()]
+        rwhere: list[str] = ["day >= ?"]
+        rparams: list[Any] = [_since(days).date()]
         if collection:
             rwhere.append("collection = ?")
             rparams.append(collection)
@@ -195,7 +194,8 @@ def cache_savings_usd(store, days: int = 7, collection: str | None = None) -> fl
     """Money the answer cache saved, as recorded by the cache (010_chat's cache_events); None without it."""
     if not _has_table(store, "cache_events"):
         return None
-    clauses, params = ["created_at >= ?"], [_since(days)]
+    clauses: list[str] = ["created_at >= ?"]
+    params: list[Any] = [_since(days)]
     if collection:
         clauses.append("collection = ?")
         params.append(collection)
@@ -270,8 +270,8 @@ def get_trace(store, trace_id: str) -> dict[str, Any] | None:
     if isinstance(trace.get("attributes"), str):
         trace["attributes"] = json.loads(trace["attributes"])
     documents = []
-    for name in ("rerank", "fuse", "dense", "bm25", "rag.ask"):  # the last word on what was retrieved
-        docs = [a.get("documents") for n, a in zip(spans.get("name", []), spans.get("attributes", [])) if n == name]
+    for name in DOCUMENT_STAGES:
+        docs = [a.get(DOCUMENTS) for n, a in zip(spans.get("name", []), spans.get("attributes", [])) if n == name]
         if docs and docs[0]:
             documents = docs[0]
             break

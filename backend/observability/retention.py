@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from backend.observability.queries import PERCENTILES, utc_now
+from backend.observability.conventions import PERCENTILE_COLUMNS, PERCENTILES, STATUS_ERROR, utc_now
+
 
 # Days are rolled up whole (the cutoff is a midnight, UTC), so each day's percentiles are computed once
 # from all its requests. A straggler landing on an already rolled-up day merges in: counts and sums add
@@ -12,7 +13,7 @@ def _merge(table: str, count: str, sums: tuple[str, ...]) -> str:
     """The ON CONFLICT assignments merging a new aggregate row into an existing one (RHS = old values)."""
     percentiles = [
         f"{p} = ({table}.{p} * {table}.{count} + excluded.{p} * excluded.{count}) / ({table}.{count} + excluded.{count})"
-        for p in ("p50_ms", "p95_ms", "p99_ms")
+        for p in PERCENTILE_COLUMNS
     ]
     return ", ".join(percentiles + [f"{c} = {table}.{c} + excluded.{c}" for c in sums])
 
@@ -31,7 +32,7 @@ def retention_cutoff(retention_days: int, now: datetime | None = None) -> dateti
 def apply_retention(store, retention_days: int, now: datetime | None = None) -> dict[str, int]:
     """Roll up and delete every trace (and span, and cached embedding) that started before the cutoff."""
     cutoff = retention_cutoff(retention_days, now)
-    with store.transaction() as cur:
+    with store.transaction("telemetry") as cur:
         old_traces = cur.execute("SELECT count(*) FROM traces WHERE start_time < ?", [cutoff]).fetchone()[0]
         old_spans = cur.execute("SELECT count(*) FROM spans WHERE start_time < ?", [cutoff]).fetchone()[0]
         if not old_traces and not old_spans:
@@ -41,7 +42,7 @@ def apply_retention(store, retention_days: int, now: datetime | None = None) -> 
         ).fetchone()[0]
         cur.execute(
             "INSERT INTO trace_daily SELECT CAST(start_time AS DATE) AS day, coalesce(collection, '') AS collection,"
-            " count(*), count(*) FILTER (WHERE status = 'error'), count(*) FILTER (WHERE timeout),"
+            f" count(*), count(*) FILTER (WHERE status = '{STATUS_ERROR}'), count(*) FILTER (WHERE timeout),"
             " count(*) FILTER (WHERE fallback), count(*) FILTER (WHERE cache_hit), count(*) FILTER (WHERE no_answer),"
             f" sum(duration_ms), {PERCENTILES.format(col='duration_ms')},"
             " sum(coalesce(tokens_in, 0)), sum(coalesce(tokens_out, 0)), sum(coalesce(cost_usd, 0))"
@@ -52,7 +53,7 @@ def apply_retention(store, retention_days: int, now: datetime | None = None) -> 
         # spans whose root was lost (a dropped span, a crash) still count for their stage, under collection ''
         cur.execute(
             "INSERT INTO span_daily SELECT CAST(s.start_time AS DATE) AS day, coalesce(t.collection, '') AS collection,"
-            " s.name AS stage, count(*), count(*) FILTER (WHERE s.status = 'error'), sum(s.duration_ms),"
+            f" s.name AS stage, count(*), count(*) FILTER (WHERE s.status = '{STATUS_ERROR}'), sum(s.duration_ms),"
             f" {PERCENTILES.format(col='s.duration_ms')}"
             " FROM spans s LEFT JOIN traces t ON s.trace_id = t.trace_id"
             " WHERE s.start_time < ? AND s.parent_span_id IS NOT NULL GROUP BY 1, 2, 3"

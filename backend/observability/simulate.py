@@ -26,7 +26,7 @@ def load_questions(path: Path | str) -> list[str]:
     questions: list[str] = []
     if path.suffix in (".jsonl", ".json"):
         try:
-            records = json.loads(text) if path.suffix == ".json" else [json.loads(l) for l in text.splitlines() if l.strip()]
+            records = json.loads(text) if path.suffix == ".json" else [json.loads(line) for line in text.splitlines() if line.strip()]
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
         for i, record in enumerate(records, start=1):
@@ -142,8 +142,9 @@ def replay(
             report.latencies_ms.append((clock() - began) * 1000.0)
             report.cache_hits += bool(getattr(answer, "cached", False))
             report.not_found += not getattr(answer, "found", True)
-            if getattr(answer, "trace_id", ""):
-                report.trace_ids.append(answer.trace_id)
+            trace_id = getattr(answer, "trace_id", "")
+            if trace_id:
+                report.trace_ids.append(trace_id)
         if progress is not None:
             progress(report)
     report.elapsed_s = clock() - start

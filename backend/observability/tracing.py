@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import collections
 import contextvars
-import json
 import logging
 import threading
 import time
@@ -17,105 +16,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Status, StatusCode
 
+from backend.observability.conventions import CHAIN, ERROR, OWN_PREFIX, SPAN_KIND_KEY, SPAN_KINDS, to_otel_attributes
+from backend.observability.exporter import DuckDBSpanExporter
+
 logger = logging.getLogger(__name__)
-
-# Stage names the hot path uses, in pipeline order (dashboards sort stages by this).
-STAGES = (
-    "redact", "contextualize", "cache_lookup", "embed_query", "bm25", "dense",
-    "fuse", "rerank", "compress", "generate", "verify", "redact_answer",
-)
-
-# OpenInference span kinds (Phoenix, Arize and Langfuse understand them); unknown names are CHAIN.
-SPAN_KINDS = {
-    "redact": "GUARDRAIL", "redact_answer": "GUARDRAIL", "embed_query": "EMBEDDING",
-    "bm25": "RETRIEVER", "dense": "RETRIEVER", "fuse": "RETRIEVER", "rerank": "RERANKER",
-    "generate": "LLM", "verify": "EVALUATOR", "cache_lookup": "CHAIN", "contextualize": "CHAIN", "compress": "CHAIN",
-}
-
-# Our short attribute names -> OpenInference names on the OTel span. Names without an OpenInference
-# equivalent go out as `groundwork.<name>`; the DuckDB exporter maps everything back to the short names.
-OPENINFERENCE_NAMES = {
-    "question": "input.value",
-    "answer": "output.value",
-    "tokens_in": "llm.token_count.prompt",
-    "tokens_out": "llm.token_count.completion",
-    "tokens_total": "llm.token_count.total",
-    "model": "llm.model_name",
-    "user": "user.id",
-    "session": "session.id",
-}
-SHORT_NAMES = {otel: short for short, otel in OPENINFERENCE_NAMES.items()}
-OWN_PREFIX = "groundwork."
-DOCUMENTS_PREFIX = "retrieval.documents."  # retrieval.documents.<i>.document.{id,score,content}
-SPAN_KIND_KEY = "openinference.span.kind"
-MAX_TEXT_CHARS = 8000  # longer strings are cut so one span can never bloat a batch
-
-
-def _plain(value: Any) -> Any:
-    """An OTel attribute value (str, bool, int, float or a homogeneous list of them), or None to skip."""
-    if value is None:
-        return None
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
-        try:
-            value = value.item()
-        except (TypeError, ValueError):
-            pass
-    if isinstance(value, str):
-        return value[:MAX_TEXT_CHARS]
-    if isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, (list, tuple)):
-        items = [_plain(v) for v in value]
-        kinds = {type(v) for v in items}
-        if items and len(kinds) == 1 and kinds <= {str, bool, int, float}:
-            return items
-    return json.dumps(value, default=str)[:MAX_TEXT_CHARS]
-
-
-def to_otel_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
-    """Short names -> OpenInference/`groundwork.` names; `documents` is flattened the OpenInference way."""
-    out: dict[str, Any] = {}
-    for key, value in attributes.items():
-        if key == "documents" and isinstance(value, (list, tuple)):
-            for i, doc in enumerate(value):
-                doc = doc if isinstance(doc, dict) else {"id": doc}
-                for field, item in doc.items():
-                    plain = _plain(item)
-                    if plain is not None:
-                        out[f"{DOCUMENTS_PREFIX}{i}.document.{field}"] = plain
-            continue
-        plain = _plain(value)
-        if plain is None:
-            continue
-        out[OPENINFERENCE_NAMES.get(key, OWN_PREFIX + key)] = plain
-    return out
-
-
-def to_short_attributes(attributes: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """The inverse of to_otel_attributes: (short-name attributes, openinference span kind)."""
-    short: dict[str, Any] = {}
-    documents: dict[int, dict[str, Any]] = {}
-    kind = None
-    for key, value in attributes.items():
-        if isinstance(value, tuple):
-            value = list(value)
-        if key == SPAN_KIND_KEY:
-            kind = value
-        elif key in SHORT_NAMES:
-            short[SHORT_NAMES[key]] = value
-        elif key.startswith(OWN_PREFIX):
-            short[key[len(OWN_PREFIX):]] = value
-        elif key.startswith(DOCUMENTS_PREFIX):
-            index, _, field = key[len(DOCUMENTS_PREFIX):].partition(".document.")
-            if index.isdigit() and field:
-                documents.setdefault(int(index), {})[field] = value
-            else:
-                short[key] = value
-        else:
-            short[key] = value
-    if documents:
-        short["documents"] = [documents[i] for i in sorted(documents)]
-    return short, kind
 
 
 class Span:
@@ -134,7 +38,7 @@ class Span:
 
     def set(self, **attributes: Any) -> "Span":
         self._otel.set_attributes(to_otel_attributes(attributes))
-        error = attributes.get("error")
+        error = attributes.get(ERROR)
         if error:  # an error the stage handled (e.g. a fallback) still marks the span
             self._otel.set_status(Status(StatusCode.ERROR, str(error)[:500]))
         return self
@@ -142,7 +46,7 @@ class Span:
     def _fail(self, exc: BaseException) -> None:
         message = f"{type(exc).__name__}: {exc}"[:500]
         self._otel.record_exception(exc)
-        self._otel.set_attribute(OWN_PREFIX + "error", message)
+        self._otel.set_attribute(OWN_PREFIX + ERROR, message)
         self._otel.set_status(Status(StatusCode.ERROR, message))
 
 
@@ -284,14 +188,12 @@ class Tracer:
         self._otel = None
         if not self.enabled:
             return
-        from backend.observability.exporter import DuckDBSpanExporter
-
-        self._provider = TracerProvider(resource=Resource.create({"service.name": "groundwork"}))
+        provider = self._provider = TracerProvider(resource=Resource.create({"service.name": "groundwork"}))
         queue_size = int(settings.trace_queue_size)
         batch = min(256, queue_size)
         if store is not None and not getattr(store, "read_only", False):
             self._duckdb = CountingExporter(DuckDBSpanExporter(store, settings.trace_retention_days))
-            self._add("duckdb", self._duckdb, queue_size, batch, delay_ms=500)
+            self._add(provider, "duckdb", self._duckdb, queue_size, batch, delay_ms=500)
         if settings.otlp_endpoint:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -299,15 +201,16 @@ class Tracer:
             if not endpoint.endswith("/v1/traces"):
                 endpoint += "/v1/traces"
             self._otlp = CountingExporter(OTLPSpanExporter(endpoint=endpoint, timeout=float(settings.otlp_timeout_s)))
-            self._add("otlp", self._otlp, queue_size, batch, delay_ms=1000)
-        self._otel = self._provider.get_tracer("groundwork")
+            self._add(provider, "otlp", self._otlp, queue_size, batch, delay_ms=1000)
+        self._otel = provider.get_tracer("groundwork")
 
-    def _add(self, name: str, exporter: SpanExporter, queue_size: int, batch: int, delay_ms: int) -> None:
+    def _add(self, provider: TracerProvider, name: str, exporter: SpanExporter, queue_size: int, batch: int,
+             delay_ms: int) -> None:
         processor = CountingBatchSpanProcessor(
             exporter, max_queue_size=queue_size, max_export_batch_size=batch, schedule_delay_millis=delay_ms
         )
         self._processors[name] = processor
-        self._provider.add_span_processor(processor)
+        provider.add_span_processor(processor)
 
     # --- spans -----------------------------------------------------------------------------
     @contextmanager
@@ -317,7 +220,7 @@ class Tracer:
             yield NoopSpan(name)
             return
         otel_span = self._otel.start_span(name, context=otel_context.Context())  # empty context: a new trace
-        otel_span.set_attribute(SPAN_KIND_KEY, "CHAIN")
+        otel_span.set_attribute(SPAN_KIND_KEY, CHAIN)
         with self._activate(Span(self, otel_span, name, None), attributes) as span:
             yield span
 
@@ -330,7 +233,7 @@ class Tracer:
             return
         parent_ctx = otel_trace.set_span_in_context(parent._otel, otel_context.Context())
         otel_span = self._otel.start_span(name, context=parent_ctx)
-        otel_span.set_attribute(SPAN_KIND_KEY, SPAN_KINDS.get(name, "CHAIN"))
+        otel_span.set_attribute(SPAN_KIND_KEY, SPAN_KINDS.get(name, CHAIN))
         with self._activate(Span(self, otel_span, name, parent.span_id), attributes) as span:
             yield span
 

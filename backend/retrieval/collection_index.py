@@ -112,11 +112,20 @@ class CollectionIndex:
         depth = max(int(candidate_k), int(k))
         rankings: dict[str, list[tuple[int, float]]] = {}
         with self._lock:
-            if mode in ("bm25", "hybrid"):
-                rankings["bm25"] = self.lexical.search(query, depth, allowed_ids)
-            if mode in ("dense", "hybrid"):
-                rankings["dense"] = self.dense.search(query_vec, depth, allowed_ids)[0]
+            for retriever in ("bm25", "dense"):
+                if mode in (retriever, "hybrid"):
+                    rankings[retriever] = self.rank(retriever, query, query_vec, depth, allowed_ids)
         return fuse_rankings(rankings, mode, fusion, rrf_k=rrf_k, dense_weight=dense_weight, limit=k)
+
+    def rank(self, retriever: str, query: str, query_vec: np.ndarray | None, depth: int,
+             allowed_ids: set[int] | None = None) -> list[tuple[int, float]]:
+        """One retriever's (chunk id, score) list, best first: 'bm25' reads the text, 'dense' the vector."""
+        with self._lock:
+            if retriever == "bm25":
+                return self.lexical.search(query, depth, allowed_ids)
+            if query_vec is None:
+                raise GroundworkError("dense retrieval needs the query vector")
+            return self.dense.search(query_vec, depth, allowed_ids)[0]
 
     def vectors(self, ids) -> dict[int, np.ndarray]:
         with self._lock:

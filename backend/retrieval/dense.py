@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import cast
 
 import faiss
 import numpy as np
@@ -38,11 +39,11 @@ class DenseIndex:
         self.dim = int(dim)
         self.exact_below = int(exact_below)
         self.nprobe = int(nprobe)
-        self._index: faiss.Index = self._new_flat()
+        self._index: faiss.IndexIDMap2 | faiss.IndexIVF = self._new_flat()
         self._trained_on = 0  # vectors in the collection when the IVF was trained (0 = flat)
 
     # --- structure -----------------------------------------------------------------------
-    def _new_flat(self) -> faiss.Index:
+    def _new_flat(self) -> faiss.IndexIDMap2:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
 
     @property
@@ -53,12 +54,12 @@ class DenseIndex:
         ids = self.ids()
         if len(ids) == 0:
             return ids, np.zeros((0, self.dim), dtype=np.float32)
-        if self.kind == "flat":
-            flat = faiss.downcast_index(self._index.index)
+        if isinstance(self._index, faiss.IndexIDMap2):  # flat
+            flat = cast(faiss.IndexFlat, faiss.downcast_index(self._index.index))
             return ids, faiss.vector_to_array(flat.codes).view(np.float32).reshape(-1, self.dim).copy()
         return ids, self._index.reconstruct_batch(ids)
 
-    def _build_ivf(self, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
+    def _build_ivf(self, ids: np.ndarray, vectors: np.ndarray) -> faiss.IndexIVF:
         n = len(ids)
         nlist = max(1, int(4 * math.sqrt(n)))
         quantizer = faiss.IndexFlatIP(self.dim)
@@ -68,7 +69,7 @@ class DenseIndex:
         sample = vectors if n <= nlist * _TRAIN_POINTS_PER_LIST else vectors[rng.choice(n, nlist * _TRAIN_POINTS_PER_LIST, replace=False)]
         ivf.train(sample)
         # A hashtable direct map keeps reconstruct() and remove_ids() working by chunk id.
-        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]  # faiss's stub lacks DirectMap
         ivf.add_with_ids(vectors, ids)
         ivf.nprobe = self.nprobe
         self._trained_on = n
@@ -121,15 +122,17 @@ class DenseIndex:
         if k <= 0 or len(self) == 0 or (allowed_ids is not None and not allowed_ids):
             return [[] for _ in range(len(queries))]
         k = min(int(k), len(self))
-        params = None
-        if self.kind == "ivf":
+        params: faiss.SearchParameters | None = None
+        if isinstance(self._index, faiss.IndexIVF):
             nprobe = self.nprobe
             if allowed_ids is not None:
                 # A filter keeps only a fraction of each probed list: probe proportionally more lists so
                 # about as many allowed vectors are scanned as an unfiltered search scans.
                 fraction = max(len(allowed_ids) / len(self), 1e-9)
                 nprobe = min(self._index.nlist, math.ceil(self.nprobe / fraction))
-            params = faiss.SearchParametersIVF(nprobe=nprobe)
+            ivf_params = faiss.SearchParametersIVF()
+            ivf_params.nprobe = nprobe
+            params = ivf_params
         if allowed_ids is not None:
             selector = faiss.IDSelectorBatch(_as_ids(allowed_ids))
             if params is None:
@@ -155,10 +158,11 @@ class DenseIndex:
 
     def vectors(self, ids) -> dict[int, np.ndarray]:
         """The stored vector of each known id (unknown ids are left out); for MMR and diagnostics."""
-        out = {}
+        out: dict[int, np.ndarray] = {}
         for chunk_id in _as_ids(ids):
             try:
-                out[int(chunk_id)] = self._index.reconstruct(int(chunk_id))
+                # faiss's stub picks its torch overload for reconstruct(key); numpy in, numpy out.
+                out[int(chunk_id)] = self._index.reconstruct(int(chunk_id))  # type: ignore[assignment]
             except RuntimeError:  # faiss raises for an id it does not hold
                 continue
         return out
@@ -166,9 +170,10 @@ class DenseIndex:
     def ids(self) -> np.ndarray:
         if len(self) == 0:
             return np.zeros(0, dtype=np.int64)
-        if self.kind == "flat":
+        if isinstance(self._index, faiss.IndexIDMap2):  # flat
             return faiss.vector_to_array(self._index.id_map).astype(np.int64)
         invlists = self._index.invlists
+        assert invlists is not None  # an IVF built or read here owns its lists
         parts = []
         for list_no in range(self._index.nlist):
             size = invlists.list_size(list_no)
@@ -200,7 +205,7 @@ class DenseIndex:
         dense = cls(dim, exact_below=exact_below, nprobe=nprobe)
         # read_index already returns the concrete class; a second downcast wrapper would be freed twice.
         if isinstance(index, faiss.IndexIVF):
-            index.set_direct_map_type(faiss.DirectMap.Hashtable)
+            index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]  # faiss's stub lacks DirectMap
             index.nprobe = nprobe
             dense._trained_on = int(index.ntotal)
         elif not isinstance(index, faiss.IndexIDMap2):

@@ -1,11 +1,10 @@
-"""Text embedders: the Embedder protocol and its sentence-transformers backend, loaded once per process."""
+"""Text embedders: the Embedder protocol, a registry by model name, the sentence-transformers backend; one load per process."""
 from __future__ import annotations
 
 import os
 import threading
-from functools import lru_cache
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -56,8 +55,11 @@ class SentenceTransformerEmbedder:
         self.model_id = model
         self._model = SentenceTransformer(resolve_model_path(model), device="cpu")
         self._model.eval()
-        self.dim = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
+        dim, max_tokens = self._model.get_embedding_dimension(), self._model.max_seq_length
+        if dim is None or max_tokens is None:
+            raise GroundworkError(f"{model}: not a sentence-transformers embedder (no embedding dimension or max length)")
+        self.dim = int(dim)
+        self.max_tokens = int(max_tokens)
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -90,7 +92,39 @@ class SentenceTransformerEmbedder:
         return output.numpy().astype(np.float32, copy=False)
 
 
-@lru_cache(maxsize=None)
+Builder = Callable[[str], Embedder]  # model name -> a loaded embedder
+_BUILDERS: dict[str, Builder] = {}
+_LOADED: dict[str, Embedder] = {}
+# Re-entrant and held while loading: two threads asking for one model wait for one load, not two.
+_LOCK = threading.RLock()
+
+
+def register_embedder(name: str, builder: Builder) -> None:
+    """Make the model `name` load through `builder(name)`; registering a name again replaces it (and its instance)."""
+    with _LOCK:
+        _BUILDERS[name] = builder
+        _LOADED.pop(name, None)
+
+
+def unregister_embedder(name: str) -> None:
+    with _LOCK:
+        _BUILDERS.pop(name, None)
+        _LOADED.pop(name, None)
+
+
+def embedder_names() -> tuple[str, ...]:
+    """The registered model names, in registration order (any local model path also loads, unregistered)."""
+    with _LOCK:
+        return tuple(_BUILDERS)
+
+
 def get_embedder(model: str) -> Embedder:
-    """One loaded embedder per model per process."""
-    return SentenceTransformerEmbedder(model)
+    """One loaded embedder per model per process: a registered name, else a local sentence-transformers path."""
+    with _LOCK:
+        embedder = _LOADED.get(model)
+        if embedder is None:
+            embedder = _LOADED[model] = _BUILDERS.get(model, SentenceTransformerEmbedder)(model)
+        return embedder
+
+
+register_embedder(DEFAULT_MODEL_ID, SentenceTransformerEmbedder)

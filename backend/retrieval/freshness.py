@@ -2,19 +2,8 @@
 from __future__ import annotations
 
 from backend.models import Hit
+from backend.store import documents as document_store
 from backend.store.db import Store
-
-
-def superseded_documents(store: Store, document_ids: set[int]) -> set[int]:
-    """Ids among `document_ids` whose metadata (e.g. Markdown front matter) says status: superseded."""
-    if not document_ids:
-        return set()
-    rows = store.query(
-        "SELECT id FROM documents WHERE id IN (SELECT unnest(?))"
-        " AND lower(coalesce(json_extract_string(metadata, '$.status'), '')) = 'superseded'",
-        [sorted(document_ids)],
-    )
-    return {row[0] for row in rows}
 
 
 def demote_superseded(hits: list[Hit], superseded: set[int], penalty: float) -> list[Hit]:
@@ -40,4 +29,6 @@ def prefer_current(store: Store, hits: list[Hit], penalty: float) -> list[Hit]:
     if penalty >= 1.0 or not hits:
         return hits
     documents = {h.chunk.document_id for h in hits if h.chunk is not None}
-    return demote_superseded(hits, superseded_documents(store, documents), penalty)
+    with store.cursor() as cur:
+        superseded = document_store.superseded_document_ids(cur, documents) if documents else set()
+    return demote_superseded(hits, superseded, penalty)

@@ -12,14 +12,10 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
-from bm25s.scoring import (
-    _build_idf_array,
-    _build_scores_and_indices_for_matrix,
-    _calculate_doc_freqs,
-    _select_idf_scorer,
-)
+from bm25s.scoring import _build_idf_array, _build_scores_and_indices_for_matrix, _calculate_doc_freqs, _select_idf_scorer
 
 from backend.models import GroundworkError
+from backend.retrieval.index_files import fsync_tree, link_or_copy, recover_swap, swap_directory
 
 # How incremental updates approximate BM25
 # ----------------------------------------
@@ -341,11 +337,11 @@ class LexicalIndex:
                     "delta_total_tokens": self._delta.total_tokens,
                 }
                 (tmp / "meta.json").write_text(json.dumps(meta))
-                _fsync_tree(tmp)
+                fsync_tree(tmp)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-        _swap_directory(tmp, path)
+        swap_directory(tmp, path)
 
     @staticmethod
     def _write_segment(directory: Path, name: str, segment: _Segment, reuse_from: Path | None) -> None:
@@ -353,11 +349,11 @@ class LexicalIndex:
         immutable = [f"{name}_ids.npy", f"{name}_texts.jsonl"]
         if reuse_from is not None:
             for file in immutable:
-                _link_or_copy(reuse_from / file, directory / file)
+                link_or_copy(reuse_from / file, directory / file)
             if (reuse_from / name).exists():
                 (directory / name).mkdir()
-                for file in (reuse_from / name).iterdir():
-                    _link_or_copy(file, directory / name / file.name)
+                for entry in (reuse_from / name).iterdir():
+                    link_or_copy(entry, directory / name / entry.name)
             return
         np.save(directory / f"{name}_ids.npy", segment.ids)
         with open(directory / f"{name}_texts.jsonl", "w", encoding="utf-8") as handle:
@@ -370,7 +366,7 @@ class LexicalIndex:
     @classmethod
     def load(cls, path: Path) -> LexicalIndex:
         path = Path(path)
-        _recover_swap(path)
+        recover_swap(path)
         if not (path / "meta.json").exists():
             raise GroundworkError(f"lexical index {path} does not exist or is incomplete (no meta.json)")
         meta = _read_meta(path)
@@ -405,34 +401,3 @@ def _read_meta(path: Path) -> dict:
     if meta.get("format") != _FORMAT:
         raise GroundworkError(f"lexical index {path} has format {meta.get('format')}, this version reads {_FORMAT}")
     return meta
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:  # a filesystem without hard links
-        shutil.copy2(source, target)
-
-
-def _fsync_tree(directory: Path) -> None:
-    for file in directory.rglob("*"):
-        if file.is_file():
-            with open(file, "rb") as handle:
-                os.fsync(handle.fileno())
-
-
-def _swap_directory(new: Path, path: Path) -> None:
-    """Replace directory `path` by `new`; a crash in between leaves `.<name>.old` for load() to restore."""
-    old = path.with_name(f".{path.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if path.exists():
-        os.rename(path, old)
-    os.rename(new, path)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _recover_swap(path: Path) -> None:
-    old = path.with_name(f".{path.name}.old")
-    if not path.exists() and old.exists():
-        os.rename(old, path)

@@ -1,4 +1,4 @@
-"""Rerankers after fusion: maximal marginal relevance (diversity) or a local cross-encoder."""
+"""Rerankers after fusion (maximal marginal relevance or a local cross-encoder), chosen by name from a registry."""
 from __future__ import annotations
 
 import os
@@ -6,10 +6,22 @@ import threading
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
 from backend.models import GroundworkError, Hit
+from backend.settings import Settings
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Reorders fused hits and keeps at most k of them, recording its own score and rank on each."""
+
+    needs_vectors: bool  # True: rerank reads `vectors` and `query_vec`; False: it reads `texts`
+
+    def rerank(self, query: str, hits: list[Hit], texts: dict[int, str] | None, k: int, *,
+               vectors: dict[int, np.ndarray] | None = None, query_vec: np.ndarray | None = None) -> list[Hit]: ...
 
 
 def _reranked(hits: list[Hit], scores: list[float], name: str) -> list[Hit]:
@@ -85,7 +97,9 @@ class CrossEncoderReranker:
             raise GroundworkError(f"cannot load a cross-encoder from {model_path}: {exc}") from exc
         self._lock = threading.Lock()
 
-    def rerank(self, query: str, hits: list[Hit], texts: dict[int, str], k: int, *, vectors=None, query_vec=None) -> list[Hit]:
+    def rerank(self, query: str, hits: list[Hit], texts: dict[int, str] | None, k: int, *, vectors=None, query_vec=None) -> list[Hit]:
+        if texts is None:
+            raise ValueError("the cross-encoder scores the hits' texts: pass them")
         scorable = [hit for hit in hits if hit.chunk_id in texts]
         if k <= 0 or not scorable:
             return []
@@ -100,12 +114,43 @@ def _cross_encoder(model_path: str) -> CrossEncoderReranker:
     return CrossEncoderReranker(model_path)
 
 
-def build_reranker(settings) -> MMRReranker | CrossEncoderReranker | None:
-    """The reranker `settings.reranker` names, or None; a cross-encoder is loaded once per process and path."""
-    if settings.reranker == "none":
+Builder = Callable[[Settings], Reranker]
+_BUILDERS: dict[str, Builder] = {}
+_LOCK = threading.Lock()
+NONE = "none"  # the setting that turns reranking off: not a reranker, so never registered
+
+
+def register_reranker(name: str, builder: Builder) -> None:
+    """Make `name` buildable by `builder(settings)`; the builder owns any caching of loaded models."""
+    if name == NONE:
+        raise ValueError(f"{NONE!r} means no reranker and cannot be registered")
+    with _LOCK:
+        _BUILDERS[name] = builder
+
+
+def unregister_reranker(name: str) -> None:
+    with _LOCK:
+        _BUILDERS.pop(name, None)
+
+
+def reranker_names() -> tuple[str, ...]:
+    """The registered names, in registration order (without "none")."""
+    with _LOCK:
+        return tuple(_BUILDERS)
+
+
+def build_reranker(settings: Settings, name: str | None = None) -> Reranker | None:
+    """The reranker `name` (default: settings.reranker), or None for "none"; a cross-encoder is loaded once per process and path."""
+    name = name or settings.reranker
+    if name == NONE:
         return None
-    if settings.reranker == "mmr":
-        return MMRReranker(settings.mmr_lambda)
-    if settings.reranker == "cross-encoder":
-        return _cross_encoder(str(settings.cross_encoder_model))
-    raise GroundworkError(f"unknown reranker {settings.reranker!r}: use none, mmr or cross-encoder")
+    with _LOCK:
+        builder = _BUILDERS.get(name)
+        choices = [NONE, *_BUILDERS]
+    if builder is None:
+        raise GroundworkError(f"unknown reranker {name!r}: use {', '.join(choices[:-1])} or {choices[-1]}")
+    return builder(settings)
+
+
+register_reranker("mmr", lambda settings: MMRReranker(settings.mmr_lambda))
+register_reranker("cross-encoder", lambda settings: _cross_encoder(str(settings.cross_encoder_model)))

@@ -10,7 +10,12 @@ from typing import Any, Iterator
 import duckdb
 
 from backend.models import StoreLockedError
+from backend.store.rows import dicts
 
+# Write lanes: each has its own lock, so writers of different concerns never queue behind each other.
+# corpus: ingest, collections, documents; chat: conversations, feedback, answer cache (the hot path);
+# telemetry: span export, retention, drift; evaluation: gold sets and runs.
+LANES = ("corpus", "chat", "telemetry", "evaluation")
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
@@ -42,7 +47,9 @@ class Store:
                     "stop the app (or that command) first, or point GROUNDWORK_DATA_DIR elsewhere"
                 ) from None
             raise
-        self._write_lock = threading.RLock()
+        # Writers are serialised per lane, not per process: DuckDB runs transactions concurrently (optimistic,
+        # conflict-free for appends), so a chat turn never waits behind an ingest batch or a span export.
+        self._lanes = {lane: threading.RLock() for lane in LANES}
         if not read_only:
             self.migrate()
 
@@ -55,10 +62,16 @@ class Store:
         finally:
             cur.close()
 
+    def _lane(self, lane: str) -> threading.RLock:
+        try:
+            return self._lanes[lane]
+        except KeyError:
+            raise ValueError(f"unknown write lane {lane!r} (lanes: {', '.join(LANES)})") from None
+
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor inside BEGIN/COMMIT; rolled back on any exception. Writers are serialised per process."""
-        with self._write_lock, self.cursor() as cur:
+    def transaction(self, lane: str = "corpus") -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor inside BEGIN/COMMIT; rolled back on any exception. Writers of one lane are serialised."""
+        with self._lane(lane), self.cursor() as cur:
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield cur
@@ -81,16 +94,14 @@ class Store:
 
     def query_dicts(self, sql: str, params: list | tuple | dict | None = None) -> list[dict[str, Any]]:
         with self.cursor() as cur:
-            result = cur.execute(sql, params or [])
-            names = [d[0] for d in result.description]
-            return [dict(zip(names, row)) for row in result.fetchall()]
+            return dicts(cur.execute(sql, params or []))
 
     def scalar(self, sql: str, params: list | tuple | dict | None = None) -> Any:
         rows = self.query(sql, params)
         return rows[0][0] if rows else None
 
-    def execute(self, sql: str, params: list | tuple | dict | None = None) -> None:
-        with self._write_lock, self.cursor() as cur:
+    def execute(self, sql: str, params: list | tuple | dict | None = None, lane: str = "corpus") -> None:
+        with self._lane(lane), self.cursor() as cur:
             cur.execute(sql, params or [])
 
     def close(self) -> None:

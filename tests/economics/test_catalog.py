@@ -3,7 +3,13 @@ import pytest
 
 from backend.economics import catalog as catalog_module
 from backend.economics.catalog import (
-    SECTIONS, catalog_from_sections, catalog_to_data, load_catalog, restore_backup, save_catalog, validate_catalog,
+    SECTIONS,
+    catalog_from_sections,
+    catalog_to_data,
+    load_catalog,
+    restore_backup,
+    save_catalog,
+    validate_catalog,
 )
 from backend.models import InputError
 

@@ -5,8 +5,17 @@ import pytest
 
 from backend.economics.catalog import EmbeddingApi, Gpu, LlmApi, Reranker, VectorDb
 from backend.economics.cost_model import (
-    SECONDS_PER_MONTH, RequestProfile, break_even_volume, cache_savings, cost_curves, gpu_requests_per_second,
-    llm_cost_per_request, measured_cache_hit_rate, monthly_api_cost, monthly_selfhosted_cost, volume_grid,
+    SECONDS_PER_MONTH,
+    RequestProfile,
+    break_even_volume,
+    cache_savings,
+    cost_curves,
+    gpu_requests_per_second,
+    llm_cost_per_request,
+    measured_cache_hit_rate,
+    monthly_api_cost,
+    monthly_selfhosted_cost,
+    volume_grid,
 )
 from backend.models import InputError
 

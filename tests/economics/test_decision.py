@@ -1,9 +1,7 @@
 """The decision table: each question flips the recommendation where it should; costs pinned to hand arithmetic."""
 import pytest
 
-from backend.economics.decision import (
-    CostAssumptions, analyze, data_sufficiency, parse_decision_inputs,
-)
+from backend.economics.decision import CostAssumptions, analyze, data_sufficiency, parse_decision_inputs
 from backend.models import InputError
 
 # Behaviour task, stable uncited knowledge, enough examples, relaxed latency: fine-tuning.

@@ -4,7 +4,13 @@ import math
 import pytest
 
 from backend.economics.units import (
-    parse_bool, parse_change_frequency, parse_count, parse_duration_ms, parse_fraction, parse_money, parse_number,
+    parse_bool,
+    parse_change_frequency,
+    parse_count,
+    parse_duration_ms,
+    parse_fraction,
+    parse_money,
+    parse_number,
 )
 from backend.models import InputError
 

@@ -36,5 +36,5 @@ def write_corpus(root: Path) -> tuple[Path, Path]:
 
 
 def ingest(platform, docs: Path, collection: str = "demo") -> None:
-    report = platform.ingest([docs], collection)
+    report = platform.corpus.ingest([docs], collection)
     assert not report.failed, report.failed

@@ -14,6 +14,11 @@ from tests.evaluation.corpus import ingest, write_corpus
 pytestmark = pytest.mark.slow
 
 
+def _run(store, run_id: int) -> dict:
+    """One run as the leaderboard reads it (runs.list_runs)."""
+    return next(r for r in runs.list_runs(store) if r["id"] == run_id)
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """One data dir with the three-document corpus ingested once for the module (tests add runs to it)."""
@@ -49,7 +54,7 @@ def test_small_grid_runs_end_to_end_and_is_stored(platform, corpus):
     assert [o.label for o in outcomes] == ["bm25", "hybrid"]  # only what varies (and the mode) names a run
     assert seen[-1].phase == "finished" and seen[-1].fraction == 1.0
     for outcome in outcomes:
-        run = runs.get_run(platform.store, outcome.run_id)
+        run = _run(platform.store, outcome.run_id)
         assert run["status"] == "finished" and run["n_questions"] == 4
         assert run["config"]["top_k"] == 2 and run["config"]["retrieval_mode"] in ("bm25", "hybrid")
         assert run["code_version"] and run["index_version"] >= 1 and run["gold_hash"] == gold.content_hash
@@ -90,7 +95,7 @@ def test_interrupted_run_resumes_and_is_not_finished_meanwhile(platform, corpus)
         runs.finish_run(platform.store, unfinished[0]["id"], {})
     (outcome,) = run_experiment(platform, experiment, gold)
     assert outcome.run_id == unfinished[0]["id"] and outcome.resumed_from == 2
-    assert runs.get_run(platform.store, outcome.run_id)["status"] == "finished"
+    assert _run(platform.store, outcome.run_id)["status"] == "finished"
     assert len(runs.results(platform.store, outcome.run_id)) == 4
 
 
@@ -99,10 +104,10 @@ def test_other_chunk_settings_run_on_a_scratch_copy(platform, corpus):
     experiment = parse_experiment({"name": "chunks", "base": {"retrieval_mode": "bm25", "top_k": 2},
                                    "grid": {"chunk_tokens": [48], "chunk_overlap": [8]}}, "chunks.yaml")
     (outcome,) = run_experiment(platform, experiment, gold)
-    run = runs.get_run(platform.store, outcome.run_id)
+    run = _run(platform.store, outcome.run_id)
     assert run["collection"].startswith("scratch-demo-48-8-") and run["base_collection"] == "demo"
     assert run["config"]["chunk_tokens"] == 48 and run["status"] == "finished"
-    assert platform.count_documents(run["collection"]) == platform.count_documents("demo")
+    assert platform.corpus.count_documents(run["collection"]) == platform.corpus.count_documents("demo")
     assert runs.results(platform.store, outcome.run_id)[0]["retrieved"]
 
 
@@ -159,4 +164,37 @@ def test_retrieval_only_runs_rank_without_answering(platform, corpus):
     results = {r["item_id"]: r for r in runs.results(platform.store, outcome.run_id)}
     assert results["q1"]["answer"] is None and results["q1"]["gold_rank"] == 1
     assert sum(c["in_context"] for c in results["q1"]["retrieved"]) == 1
-    assert runs.get_run(platform.store, outcome.run_id)["config"]["retrieval_only"] is True
+    assert _run(platform.store, outcome.run_id)["config"]["retrieval_only"] is True
+
+
+def test_scratch_rechunking_leaves_a_live_ingest_run_running(platform, corpus, tmp_path):
+    """Regression: scratch indexes used to open a second Platform on the same file, whose constructor marked
+    every 'running' ingest run (a live upload by another user of the app) as 'interrupted'."""
+    import threading
+
+    from backend.evaluation.experiment import ScratchIndexes
+
+    (tmp_path / "live.md").write_text("# Live upload\n\nA document another user is uploading right now.\n")
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(event):  # the upload's progress callback: keep its run open until the scratch copy exists
+        entered.set()
+        release.wait(60)
+
+    upload = threading.Thread(target=platform.corpus.ingest, args=([tmp_path / "live.md"], "live"),
+                              kwargs={"progress": hold})
+    upload.start()
+    try:
+        assert entered.wait(60)
+        live_run = platform.corpus.ingest_runs(1, "live")[0]
+        assert live_run["status"] == "running"
+        scratch = ScratchIndexes(platform)
+        settings = platform.settings.model_copy(update={"chunk_tokens": 64, "chunk_overlap": 8})
+        target, name = scratch.for_point("demo", settings)
+        assert target is not platform and target.store is platform.store  # derived: one store, one file
+        assert target.corpus.count_documents(name) == platform.corpus.count_documents("demo")
+        assert platform.corpus.ingest_runs(1, "live")[0]["status"] == "running"
+    finally:
+        release.set()
+        upload.join(60)
+    assert platform.corpus.ingest_runs(1, "live")[0]["status"] == "finished"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.generation.text import SentenceEncoder
+from backend.generation.encoder import SentenceEncoder
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from backend.generation.base import Passage
-from backend.generation.text import count_tokens
 from backend.models import Chunk
+from backend.text.sentences import count_tokens
 
 
 def make_passages(*texts: str, titles: list[str] | None = None) -> list[Passage]:

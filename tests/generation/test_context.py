@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from backend.generation.context import assemble_context
-from backend.generation.prompts import (
-    NOT_FOUND, SYSTEM_PROMPT, answer_messages, looks_like_injection, reveals_prompt,
-)
-from backend.generation.text import RelevanceScorer, count_tokens, split_sentences
+from backend.generation.encoder import RelevanceScorer
+from backend.generation.prompts import NOT_FOUND, SYSTEM_PROMPT, answer_messages, looks_like_injection, reveals_prompt
 from backend.models import Hit
+from backend.text.sentences import count_tokens, split_sentences
 from tests.generation.samples import FEES, REFUNDS, SECURITY, make_passages
 
 

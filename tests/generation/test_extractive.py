@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from backend.generation.base import GenerationRequest, build_generator
+from backend.generation.base import GenerationRequest
 from backend.generation.extractive import ExtractiveGenerator, calibrate_threshold
+from backend.generation.factory import build_generator
 from backend.generation.prompts import NOT_FOUND
 from backend.models import InputError
 from tests.generation.samples import FEES, REFUNDS, SECURITY, make_passages

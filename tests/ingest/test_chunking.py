@@ -7,8 +7,8 @@ import string
 import pytest
 
 from backend.ingest.chunking import chunk_text
-from backend.ingest.tokens import MODEL_WINDOW, SPECIAL_TOKENS, default_counter
 from backend.models import Section
+from backend.text.tokens import MODEL_WINDOW, SPECIAL_TOKENS, default_counter
 
 WORDS = "refund transfer fee account policy retention security customer card payment annual review".split()
 

@@ -35,7 +35,7 @@ def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
 def test_cli_commands_say_in_use_and_leave_the_file_intact(settings, tmp_path):
     corpus = write_corpus(tmp_path / "docs", 2)
     with Platform(settings) as platform:
-        platform.ingest(corpus, "held")
+        platform.corpus.ingest(corpus, "held")
         ids = assert_stores_agree(platform, "held")
     size_before = settings.db_path.stat().st_size
     more = write_corpus(tmp_path / "more", 1, start=50)
@@ -59,5 +59,5 @@ def test_cli_commands_say_in_use_and_leave_the_file_intact(settings, tmp_path):
     assert settings.db_path.stat().st_size == size_before
     with Platform(Settings(data_dir=settings.data_dir)) as platform:
         assert assert_stores_agree(platform, "held") == ids
-        assert platform.count_documents("held") == 2
-        assert [r["status"] for r in platform.ingest_runs(5)] == ["finished"], "the refused run left no trace"
+        assert platform.corpus.count_documents("held") == 2
+        assert [r["status"] for r in platform.corpus.ingest_runs(5)] == ["finished"], "the refused run left no trace"

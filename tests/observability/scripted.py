@@ -1,7 +1,8 @@
 """A scripted pipeline of nested spans in the shape of the hot path (for tests that need traces)."""
 from __future__ import annotations
 
-from backend.observability.tracing import STAGES, Tracer
+from backend.observability.conventions import STAGES
+from backend.observability.tracing import Tracer
 
 
 def scripted_request(

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from backend.observability import queries
-from backend.observability.tracing import STAGES
+from backend.observability.conventions import STAGES, utc_now
 from tests.observability.scripted import scripted_request
 
 
@@ -67,7 +67,7 @@ def test_find_traces_by_text_latency_status_and_time(store, traced):
     assert queries.find_traces(store, text=traced[0])["trace_id"].tolist() == [traced[0]]
     assert queries.find_traces(store, status="error").empty
     assert queries.find_traces(store, min_ms=60_000).empty
-    assert queries.find_traces(store, since=queries.utc_now() + timedelta(minutes=1)).empty
+    assert queries.find_traces(store, since=utc_now() + timedelta(minutes=1)).empty
     assert len(queries.find_traces(store, collection="demo", limit=2)) == 2
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from backend.observability import queries
+from backend.observability.conventions import STAGES, utc_now
 from backend.observability.retention import apply_retention, retention_cutoff
-from backend.observability.tracing import STAGES
 from tests.observability.scripted import scripted_request
 
 
@@ -60,7 +60,7 @@ def test_a_late_trace_merges_into_its_rolled_up_day(tracer, store):
 
 
 def test_cutoff_is_a_midnight_so_days_roll_up_whole():
-    now = queries.utc_now().replace(hour=15, minute=42, second=0, microsecond=0)
+    now = utc_now().replace(hour=15, minute=42, second=0, microsecond=0)
     cutoff = retention_cutoff(30, now)
     assert (cutoff.hour, cutoff.minute, cutoff.second) == (0, 0, 0)
     assert now - cutoff == timedelta(days=30, hours=15, minutes=42)

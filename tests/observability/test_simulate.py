@@ -8,7 +8,7 @@ import pytest
 
 from backend.models import InputError
 from backend.observability import simulate
-from backend.observability.tracing import STAGES
+from backend.observability.conventions import STAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,15 +115,15 @@ def small_corpus(data_dir, settings, tmp_path):
     for name in ("refunds-and-chargebacks.md", "fees-and-charges-2025.md"):
         (docs / name).write_text((ROOT / "data" / "demo" / name).read_text())
     with Platform(settings) as platform:
-        platform.ingest([docs], collection="demo")
+        platform.corpus.ingest([docs], collection="demo")
     return data_dir
 
 
 @pytest.mark.slow
 def test_simulate_drives_the_real_pipeline_one_span_per_stage(small_corpus, tmp_path, capsys):
     from backend.cli import main
-    from backend.store.db import Store
     from backend.settings import get_settings
+    from backend.store.db import Store
 
     questions = tmp_path / "questions.txt"
     questions.write_text("How long does a customer have to report a card payment they did not make?\n"

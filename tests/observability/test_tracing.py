@@ -10,14 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from backend.observability.tracing import (
-    STAGES,
-    CountingBatchSpanProcessor,
-    NoopSpan,
-    Tracer,
-    to_otel_attributes,
-    to_short_attributes,
-)
+from backend.observability.conventions import STAGES, to_otel_attributes, to_short_attributes
+from backend.observability.tracing import CountingBatchSpanProcessor, NoopSpan, Tracer
 from tests.observability.scripted import scripted_request
 
 

@@ -22,11 +22,11 @@ Customers have 90 days from the date a fee first appears on their statement to a
 
 
 def _clear_caches():
-    from components.chat_turn import _rag_for
+    from components.chat_turn import _warm_chat
     from components.platform import get_platform
 
     get_platform.clear()
-    _rag_for.clear()
+    _warm_chat.clear()
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def platform(data_dir, tmp_path):
     (docs / "fees.md").write_text(FEES)
     (docs / "refunds.md").write_text(REFUNDS)
     instance = get_platform()
-    instance.ingest([docs], collection="demo")
+    instance.corpus.ingest([docs], collection="demo")
     yield instance
     instance.close()
     _clear_caches()

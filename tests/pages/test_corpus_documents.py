@@ -106,10 +106,10 @@ def test_delete_move_and_reingest_ask_first(settings, monkeypatch, tmp_path):
     source = tmp_path / "otter.md"
     source.write_text("# Otters\n\nOtters were seen at the weir twice this month.\n")
     with Platform(settings) as platform:
-        platform.ingest([source], "mammals")
-        platform.ingest_records("mammals", [_doc("vole.md", "Water voles", "Water voles returned to the ditch.")])
-        otter = platform.documents("mammals", title_contains="Otters")[0]["id"]
-        vole = platform.documents("mammals", title_contains="voles")[0]["id"]
+        platform.corpus.ingest([source], "mammals")
+        platform.corpus.ingest_records("mammals", [_doc("vole.md", "Water voles", "Water voles returned to the ditch.")])
+        otter = platform.corpus.documents("mammals", title_contains="Otters")[0]["id"]
+        vole = platform.corpus.documents("mammals", title_contains="voles")[0]["id"]
     with pages_on(monkeypatch, settings.data_dir):
         app = AppTest.from_file(PAGE, default_timeout=120)
         app.query_params["doc"] = str(otter)
@@ -123,7 +123,7 @@ def test_delete_move_and_reingest_ask_first(settings, monkeypatch, tmp_path):
         click(app, "cancel_delete_document")
         from components.platform import get_platform
 
-        assert get_platform().document(otter).status == "active"
+        assert get_platform().corpus.document(otter).status == "active"
 
         click(app, "doc_move")
         app.radio(key="move_target_kind").set_value("A new collection")
@@ -132,21 +132,21 @@ def test_delete_move_and_reingest_ask_first(settings, monkeypatch, tmp_path):
         run(app)
         click(app, "confirm_move")
         assert any("Moved “Otters” from mammals to archive" in s.value for s in app.success)
-        assert get_platform().document(otter).collection == "archive"
+        assert get_platform().corpus.document(otter).collection == "archive"
 
         app.query_params["doc"] = str(vole)
         run(app)
         click(app, "doc_delete")
         click(app, "confirm_delete_document")
         assert any("Deleted “Water voles”" in s.value for s in app.success)
-        assert get_platform().document(vole).status == "deleted"
+        assert get_platform().corpus.document(vole).status == "deleted"
         assert "doc" not in app.query_params
-        assert get_platform().search("water voles ditch", "mammals", mode="bm25") == []
+        assert get_platform().retriever.search("water voles ditch", "mammals", mode="bm25") == []
 
 
 def test_pager_walks_pages_and_resets_on_a_new_filter(settings, monkeypatch):
     with Platform(settings) as platform:
-        platform.ingest_records("many", [_doc(f"n{n:02d}.md", f"Note {n:02d}", f"Field note number {n} on wader {n}.")
+        platform.corpus.ingest_records("many", [_doc(f"n{n:02d}.md", f"Note {n:02d}", f"Field note number {n} on wader {n}.")
                                          for n in range(30)])
     with pages_on(monkeypatch, settings.data_dir):
         app = AppTest.from_file(PAGE, default_timeout=120)
@@ -168,13 +168,13 @@ def test_pager_walks_pages_and_resets_on_a_new_filter(settings, monkeypatch):
 def test_preview_chunks_and_diff_mask_personal_data(settings, monkeypatch):
     # QA: the Personal data tab masked, but the preview, the chunk texts and the version diff showed it in clear
     with Platform(settings) as platform:
-        platform.ingest_records("people", [_doc("desk.md", "Help desk", "Mail helpdesk@example.com for access.")])
-        platform.ingest_records("people", [_doc(
+        platform.corpus.ingest_records("people", [_doc("desk.md", "Help desk", "Mail helpdesk@example.com for access.")])
+        platform.corpus.ingest_records("people", [_doc(
             "desk.md", "Help desk",
             "Mail helpdesk@example.com for access.\nUrgent: write to night.shift@example.com instead.")])
-        platform.ingest_records("people", [_doc("door.md", "Door", "Ring the porter at porter@example.com.")])
-        desk = platform.documents("people", title_contains="Help")[0]["id"]
-        first = platform.documents("people", title_contains="Door")[0]["id"]
+        platform.corpus.ingest_records("people", [_doc("door.md", "Door", "Ring the porter at porter@example.com.")])
+        desk = platform.corpus.documents("people", title_contains="Help")[0]["id"]
+        first = platform.corpus.documents("people", title_contains="Door")[0]["id"]
     with pages_on(monkeypatch, settings.data_dir):
         app = AppTest.from_file(PAGE, default_timeout=180)
         app.query_params["doc"] = str(desk)

@@ -92,7 +92,7 @@ def test_overview_sections(corpus):
 
 def test_upload_reports_every_file(settings, monkeypatch):
     with Platform(settings) as platform:
-        platform.ingest_records("demo", [_doc("a.md", "Alpha", "alpha text")])
+        platform.corpus.ingest_records("demo", [_doc("a.md", "Alpha", "alpha text")])
     with pages_on(monkeypatch, settings.data_dir):
         app = open_in_app("upload")
         app.radio(key="upload_kind").set_value("A new collection")
@@ -133,7 +133,7 @@ def test_upload_reports_every_file(settings, monkeypatch):
 
 def test_collections_create_rename_and_delete_when_empty(settings, monkeypatch):
     with Platform(settings) as platform:
-        platform.ingest_records("full", [_doc("a.md", "Alpha", "alpha text")])
+        platform.corpus.ingest_records("full", [_doc("a.md", "Alpha", "alpha text")])
     with pages_on(monkeypatch, settings.data_dir):
         app = AppTest.from_file(page("collections"), default_timeout=120)
         run(app)

@@ -28,9 +28,9 @@ def fresh_platform_cache():
 
 def test_home_shows_what_is_indexed(settings, tmp_path):
     with Platform(settings) as platform:
-        platform.ingest(write_corpus(tmp_path / "docs", 2), "handbook")
-        platform.create_collection("empty-one", tenant="acme")
-        chunks = platform.stats()["chunks"]
+        platform.corpus.ingest(write_corpus(tmp_path / "docs", 2), "handbook")
+        platform.corpus.create_collection("empty-one", tenant="acme")
+        chunks = platform.corpus.stats()["chunks"]
 
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not app.exception

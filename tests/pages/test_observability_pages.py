@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend.observability.tracing import STAGES
+from backend.observability.conventions import STAGES
 from tests.observability.scripted import scripted_request
 from tests.pages.conftest import open_page as run_page
 from tests.pages.conftest import texts

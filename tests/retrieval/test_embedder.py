@@ -26,3 +26,20 @@ def test_loaded_once_per_process(embedder):
 def test_unknown_model_path_is_clear(tmp_path):
     with pytest.raises(GroundworkError, match="not found"):
         resolve_model_path(str(tmp_path / "no-such-model"))
+
+
+def test_registered_names_load_through_their_builder_once_and_re_registering_reloads():
+    from backend.retrieval.embedder import register_embedder, unregister_embedder
+    from tests.contracts.fakes import FakeEmbedder
+
+    try:
+        register_embedder("plugin-embedder", FakeEmbedder)
+        first = get_embedder("plugin-embedder")
+        assert isinstance(first, FakeEmbedder) and first.model_id == "plugin-embedder"
+        assert get_embedder("plugin-embedder") is first
+        register_embedder("plugin-embedder", lambda name: FakeEmbedder(name, dim=32))
+        assert get_embedder("plugin-embedder").dim == 32
+    finally:
+        unregister_embedder("plugin-embedder")
+    with pytest.raises(GroundworkError, match="not found"):  # unregistered again: taken as a (missing) path
+        get_embedder("plugin-embedder")

@@ -37,10 +37,10 @@ OLD_EXTRA = " How much an international transfer costs depends on this table: th
 
 def _top_sources(data_dir, folder, penalty: float) -> dict[str, str]:
     with Platform(Settings(data_dir=data_dir, superseded_penalty=penalty)) as platform:
-        if not platform.has_collection("policies"):
-            assert not platform.ingest([folder], "policies").failed
+        if not platform.corpus.has_collection("policies"):
+            assert not platform.corpus.ingest([folder], "policies").failed
         return {
-            mode: platform.search("How much does an international transfer cost?", "policies", mode=mode, k=2)[0].chunk.source
+            mode: platform.retriever.search("How much does an international transfer cost?", "policies", mode=mode, k=2)[0].chunk.source
             for mode in ("bm25", "hybrid")  # dense alone already prefers the 2025 wording here
         }
 

@@ -3,7 +3,6 @@ import pytest
 
 from backend.retrieval.fusion import fuse_reciprocal_rank, fuse_weighted
 
-
 RANKINGS = {
     "bm25": [(1, 9.0), (2, 6.0), (3, 3.0)],
     "dense": [(2, 0.8), (4, 0.6), (1, 0.4)],

@@ -35,6 +35,9 @@ def test_build_reranker_by_settings(data_dir, tmp_path):
         build_reranker(Settings(data_dir=data_dir, reranker="cross-encoder", cross_encoder_model=str(tmp_path / "none")))
     with pytest.raises(GroundworkError, match="does not exist"):
         CrossEncoderReranker("")
+    with pytest.raises(GroundworkError, match="unknown reranker 'colbert': use none, mmr or cross-encoder"):
+        build_reranker(Settings(data_dir=data_dir), "colbert")
+    assert isinstance(build_reranker(Settings(data_dir=data_dir), "mmr"), MMRReranker)  # a name overrides the setting
 
 
 def test_cross_encoder_reranks_by_its_scores(tmp_path):

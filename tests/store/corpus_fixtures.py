@@ -46,7 +46,7 @@ def store_ids(platform, collection: str) -> tuple[set[int], set[int], set[int]]:
     """(DuckDB chunk ids, FAISS ids, BM25 ids) of a collection."""
     row = platform.store.query("SELECT id FROM collections WHERE name = ?", [collection])
     db = {r[0] for r in platform.store.query("SELECT id FROM chunks WHERE collection_id = ?", [row[0][0]])}
-    dense, lexical = platform.collection_index(collection).ids()
+    dense, lexical = platform.corpus.collection_index(collection).ids()
     return db, {int(i) for i in dense}, {int(i) for i in lexical}
 
 

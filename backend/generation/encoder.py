@@ -1,92 +1,12 @@
-"""Text helpers shared by generation: sentence spans, content-word stems, token counts, sentence relevance scoring."""
+"""Model-backed sentence helpers: a caching SentenceEncoder over the platform embedder, and a RelevanceScorer."""
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import numpy as np
-import Stemmer
-from spacy.lang.en.stop_words import STOP_WORDS
 
-_STEMMER = Stemmer.Stemmer("english")
-_STEM_LOCK = threading.Lock()  # PyStemmer objects are not thread-safe
-_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*%?")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-# A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by whitespace; a line break
-# always ends one, so list items, table rows and headings are units of their own.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9£$€])|\n+")
-_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "no.", "approx.", "incl.", "Mr.", "Ms.", "Dr.", "St.")
-
-
-@dataclass(frozen=True)
-class SentenceSpan:
-    start: int
-    end: int
-    text: str
-
-
-def split_sentences(text: str) -> list[SentenceSpan]:
-    """Sentences of `text` with their character offsets, trimmed of whitespace and list/table markup."""
-    spans: list[SentenceSpan] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        head = text[start:match.start()]
-        if match.group(0).strip() == "" and "\n" not in match.group(0) and head.rstrip().endswith(_ABBREVIATIONS):
-            continue  # "e.g. Visa" is not a sentence end
-        _append(spans, text, start, match.start())
-        start = match.end()
-    _append(spans, text, start, len(text))
-    return spans
-
-
-def _append(spans: list[SentenceSpan], text: str, start: int, end: int) -> None:
-    piece = text[start:end]
-    stripped = piece.strip()
-    # Leading markdown list, heading and table markers are layout, not content.
-    lead = re.match(r"\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s+|\|\s*)?", piece)
-    offset = lead.end() if lead else 0
-    body = piece[offset:].rstrip()
-    if body.endswith("|"):
-        body = body[:-1].rstrip()
-    if not stripped or not body or re.fullmatch(r"[\s|:\-]+", body):
-        return
-    spans.append(SentenceSpan(start + offset, start + offset + len(body), body))
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
-def content_stems(text: str) -> set[str]:
-    """Stems of the words that carry meaning (stop words dropped, numbers kept)."""
-    tokens = [w for w in words(text) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
-    with _STEM_LOCK:
-        return set(_STEMMER.stemWords(tokens))
-
-
-def numbers(text: str) -> set[str]:
-    return {n.replace(",", "") for n in _NUMBER.findall(text)}
-
-
-def term_recall(query_stems: set[str], text_stems: set[str]) -> float:
-    """Share of the query's content stems that the text contains."""
-    if not query_stems:
-        return 0.0
-    return len(query_stems & text_stems) / len(query_stems)
-
-
-def count_tokens(text: str) -> int:
-    """Tokens of `text` in the embedder's word pieces (close to an LLM's BPE count for English prose)."""
-    if not text:
-        return 0
-    try:
-        from backend.ingest.tokens import default_counter
-
-        return default_counter().count(text)
-    except Exception:  # tokenizer unavailable: the usual 4-characters-per-token rule
-        return max(1, len(text) // 4)
+from backend.text.sentences import content_stems, term_recall
 
 
 class SentenceEncoder:
@@ -111,8 +31,9 @@ class SentenceEncoder:
                 while len(self._cache) > self.capacity:
                     self._cache.popitem(last=False)
         with self._lock:
-            rows = [self._cache.get(t) for t in texts]
-        if any(r is None for r in rows):  # evicted between the two locks by another thread: encode directly
+            cached = [self._cache.get(t) for t in texts]
+        rows = [r for r in cached if r is not None]
+        if len(rows) < len(cached):  # evicted between the two locks by another thread: encode directly
             return np.asarray(self.embedder.encode(texts), dtype=np.float32)
         return np.vstack(rows).astype(np.float32, copy=False)
 

@@ -3,28 +3,19 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from dataclasses import dataclass, field
 
+from backend.chat.rewrite import rewrite_follow_up, strip_question
 from backend.generation.prompts import rewrite_messages, summary_messages
-from backend.generation.text import content_stems, count_tokens, split_sentences, words
 from backend.models import Answer, GroundworkError, InputError
 from backend.settings import Settings
+from backend.text.sentences import count_tokens, split_sentences
 
 logger = logging.getLogger(__name__)
 
 COMPRESS_AT = 0.7  # summarise once the verbatim history passes 70% of its token budget
 SUMMARY_SHARE = 0.3  # the summary itself may use at most 30% of the budget
-_FOLLOW_UP_START = re.compile(
-    r"^\s*(and|but|also|so|then|what about|how about|and what about|what if|same for|and for|and in|and if|"
-    r"or|plus|ok(?:ay)?,?|what else|why|how come)\b[\s,]*(.*)$",
-    re.IGNORECASE,
-)
-_ANAPHORA = re.compile(r"\b(it|its|that|this|these|those|they|them|their|there|he|she|his|her|such|the same|one)\b", re.IGNORECASE)
-_PREPOSITIONS = ("for", "in", "on", "at", "with", "to", "of", "about", "during", "after", "before", "under", "from", "by", "within")
-
-
 @dataclass
 class Turn:
     turn: int
@@ -37,6 +28,11 @@ class Turn:
     tokens: int = 0
 
 
+# ConversationMemory.list (a method) shadows `list` in the annotations of the methods after it.
+Turns = list[Turn]
+Messages = list[dict]  # chat messages: {"role": ..., "content": ...}
+
+
 @dataclass
 class Contextualized:
     standalone: str
@@ -45,84 +41,6 @@ class Contextualized:
     history: list[dict]  # recent turns as chat messages, within the budget
     history_tokens: int
     method: str = "none"  # none | rules | llm
-
-
-def _strip_question(text: str) -> str:
-    return text.strip().rstrip("?.! ").strip()
-
-
-def rewrite_follow_up(question: str, previous: str) -> str | None:
-    """Deterministic standalone rewrite of a follow-up, given the previous standalone question; None when
-    the question already stands alone.
-
-    "and for international transfers?" after "What is the fee for domestic transfers?" becomes
-    "What is the fee for international transfers?": the follow-up's prepositional phrase replaces the
-    previous question's last phrase with the same preposition. Other follow-ups keep their words and
-    borrow the previous question's as context.
-    """
-    if not previous:
-        return None
-    q_words = words(question)
-    match = _FOLLOW_UP_START.match(question)
-    anaphoric = bool(_ANAPHORA.search(question))
-    short = len(content_stems(question)) <= 3
-    if not (match or (anaphoric and len(q_words) <= 12) or (short and len(q_words) <= 5)):
-        return None
-    base = _strip_question(previous)
-    rest = _strip_question(match.group(2)) if match else _strip_question(question)
-    first = rest.split(" ", 1)[0].lower() if rest else ""
-    if match and first in _PREPOSITIONS:
-        cut = list(re.finditer(rf"\b{first}\b", base, flags=re.IGNORECASE))
-        if cut:
-            return f"{base[:cut[-1].start()].rstrip()} {rest}?"
-        rest = rest.split(" ", 1)[1] if " " in rest else rest
-    if match and rest and not anaphoric:
-        framed = _frame_with(base, rest)
-        if framed:
-            return f"{framed}?"
-        swapped = _swap_noun_phrase(base, rest)
-        if swapped:
-            return f"{swapped}?"
-        if len(words(rest)) <= 6:  # "what about contractors?" -> the previous question, asked about contractors
-            return f"{base}, regarding {rest}?"
-    return f"{_strip_question(question)} (context: {base})?"
-
-
-def _frame_with(base: str, phrase: str) -> str | None:
-    """"And a replacement card?" after "What does it cost to withdraw cash ... with the debit card?" asks
-    the same thing ("What does it cost") of a new object: when the follow-up shares the head noun that ends
-    the previous question, keep the question's frame (up to its first content word) and put the phrase after it."""
-    tokens = list(re.finditer(r"[\w£$€%'-]+", base))
-    is_content = [bool(content_stems(t.group(0))) for t in tokens]
-    content = [i for i, flag in enumerate(is_content) if flag]
-    if len(content) < 3 or not content_stems(tokens[content[-1]].group(0)) & content_stems(phrase):
-        return None
-    start = content[-1]
-    while start > 0 and is_content[start - 1]:
-        start -= 1  # the final noun phrase: the run of content words ending the question
-    between = [i for i in content if content[0] < i < start]
-    if len(between) < 3:  # little stands between the frame and that phrase: swapping the phrase is enough
-        return None
-    return f"{base[:tokens[content[0]].end()]} for {phrase}"
-
-
-def _swap_noun_phrase(base: str, phrase: str) -> str | None:
-    """"domestic transfer" in the base question becomes "international transfers" when the follow-up's
-    phrase shares its head noun; None when the two share no content word."""
-    shared = content_stems(phrase) & content_stems(base)
-    if not shared:
-        return None
-    tokens = list(re.finditer(r"[\w£$€%'-]+", base))
-    for i, token in enumerate(tokens):
-        if content_stems(token.group(0)) & shared:
-            start = i
-            while start > 0 and content_stems(tokens[start - 1].group(0)) and not content_stems(tokens[start - 1].group(0)) & shared:
-                start -= 1  # the modifiers in front of the shared noun belong to the phrase being replaced
-            end = i
-            while end + 1 < len(tokens) and content_stems(tokens[end + 1].group(0)) & shared:
-                end += 1
-            return f"{base[:tokens[start].start()]}{phrase}{base[tokens[end].end():]}"
-    return None
 
 
 class ConversationMemory:
@@ -139,8 +57,7 @@ class ConversationMemory:
         conversation_id = uuid.uuid4().hex
         self.store.execute(
             "INSERT INTO conversations (id, collection, tenant, title) VALUES (?, ?, ?, ?)",
-            [conversation_id, collection, tenant, title[:120]],
-        )
+            [conversation_id, collection, tenant, title[:120]], lane="chat")
         return conversation_id
 
     def get(self, conversation_id: str) -> dict | None:
@@ -165,7 +82,7 @@ class ConversationMemory:
         return self.store.query_dicts(sql, [collection, collection, tenant, tenant, limit])
 
     # --- turns -----------------------------------------------------------------------------
-    def turns(self, conversation_id: str) -> list[Turn]:
+    def turns(self, conversation_id: str) -> Turns:
         rows = self.store.query_dicts(
             "SELECT id, turn, role, content, standalone_question, answer, tokens FROM messages "
             "WHERE conversation_id = ? ORDER BY turn, role DESC",  # 'user' before 'assistant'
@@ -185,7 +102,7 @@ class ConversationMemory:
 
     def add_turn(self, conversation_id: str, question: str, standalone: str, answer: Answer) -> tuple[int, int]:
         """Store a turn (question and answer already redacted); returns (user message id, assistant message id)."""
-        with self.store.transaction() as cur:
+        with self.store.transaction("chat") as cur:
             turn = cur.execute(
                 "SELECT coalesce(max(turn), 0) + 1 FROM messages WHERE conversation_id = ?", [conversation_id]
             ).fetchone()[0]
@@ -219,7 +136,7 @@ class ConversationMemory:
         if not rows:
             raise InputError(f"message {message_id} is not an answer that can be rated")
         row = rows[0]
-        with self.store.transaction() as cur:  # one rating per message: a new click replaces the old one
+        with self.store.transaction("chat") as cur:  # one rating per message: a new click replaces the old one
             cur.execute("DELETE FROM feedback WHERE message_id = ?", [message_id])
             cur.execute(
                 "INSERT INTO feedback (message_id, conversation_id, collection, trace_id, score, comment) "
@@ -252,10 +169,10 @@ class ConversationMemory:
         if standalone is None:
             standalone = rewrite_follow_up(question, turns[-1].standalone)
             method = "rules" if standalone else "none"
-        rewritten = bool(standalone) and standalone.strip() != question.strip()
+        rewritten = bool(standalone and standalone.strip() != question.strip())
         return Contextualized(standalone or question, rewritten, summary, history, used, method if rewritten else "none")
 
-    def _history(self, turns: list[Turn], summary: str) -> tuple[list[dict], int]:
+    def _history(self, turns: Turns, summary: str) -> tuple[Messages, int]:
         """The newest turns, verbatim, that fit in the budget left after the summary."""
         room = self.budget - count_tokens(summary)
         picked: list[dict] = []
@@ -268,7 +185,7 @@ class ConversationMemory:
             used += cost
         return picked, used + count_tokens(summary)
 
-    def _rewrite_with_llm(self, llm, question: str, turns: list[Turn]) -> str | None:
+    def _rewrite_with_llm(self, llm, question: str, turns: Turns) -> str | None:
         history = "\n".join(f"User: {t.standalone}\nAssistant: {t.answer}" for t in turns)
         try:
             text = llm.complete(rewrite_messages(question, history), max_tokens=80)
@@ -296,11 +213,10 @@ class ConversationMemory:
         summary = self._summarise(conversation["summary"], fold, llm)
         self.store.execute(
             "UPDATE conversations SET summary = ?, summarized_turns = ? WHERE id = ?",
-            [summary, done + len(fold), conversation_id],
-        )
+            [summary, done + len(fold), conversation_id], lane="chat")
         return True
 
-    def _summarise(self, summary: str, turns: list[Turn], llm) -> str:
+    def _summarise(self, summary: str, turns: Turns, llm) -> str:
         limit = int(self.budget * SUMMARY_SHARE)
         lines = "\n".join(f"User: {t.standalone}\nAssistant: {t.answer}" for t in turns)
         if llm is not None:
@@ -314,7 +230,7 @@ class ConversationMemory:
         new = []
         for t in turns:
             first = split_sentences(t.answer)
-            new.append(f"Asked: {_strip_question(t.standalone)}. Answer: {first[0].text if first else t.answer}")
+            new.append(f"Asked: {strip_question(t.standalone)}. Answer: {first[0].text if first else t.answer}")
         return self._fit("\n".join([s for s in [summary, *new] if s]), limit)
 
     @staticmethod

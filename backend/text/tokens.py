@@ -44,19 +44,11 @@ class WordPieceCounter:
             return 0
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def count_many(self, texts: Iterable[str]) -> list[int]:
-        """`count` for many texts in one batched call (much faster than a loop)."""
-        return [len(e.ids) for e in self._encode_many(texts)]
-
     def offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span (start, end) in `text` of each word piece, in order."""
         if not text:
             return []
-        return [tuple(o) for o in self._tokenizer.encode(text, add_special_tokens=False).offsets]
-
-    def offsets_many(self, texts: Iterable[str]) -> list[list[tuple[int, int]]]:
-        """`offsets` for many texts in one batched call."""
-        return [[tuple(o) for o in e.offsets] for e in self._encode_many(texts)]
+        return [(start, end) for start, end in self._tokenizer.encode(text, add_special_tokens=False).offsets]
 
     def pieces_many(self, texts: Iterable[str]) -> list[tuple[list[tuple[int, int]], list[int | None]]]:
         """Per text: the char span of each word piece and the index of the word it belongs to.

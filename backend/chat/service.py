@@ -1,63 +1,32 @@
 """The hot path, stage by stage, each a traced span: redact, contextualize, cache, retrieve, fuse, compress, generate, verify, redact."""
 from __future__ import annotations
 
-import queue
-import re
 import threading
 import time
-import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable
 
-from backend.cache import AnswerCache, CacheKey, config_key
-from backend.generation.base import Generation, GenerationRequest, build_generator
+from backend.chat.cache import AnswerCache, CacheKey
+from backend.chat.memory import ConversationMemory
+from backend.chat.questions import INJECTION_NOTICE, REFUSAL, clean_question
+from backend.chat.stream import AnswerStream, SentenceGate
+from backend.context import RequestContext
+from backend.generation.base import Generation, GenerationRequest
 from backend.generation.citations import CitationVerifier
 from backend.generation.context import assemble_context
+from backend.generation.encoder import RelevanceScorer, SentenceEncoder, shared_encoder
+from backend.generation.factory import build_generator
 from backend.generation.prompts import looks_like_injection, reveals_prompt
-from backend.generation.text import RelevanceScorer, SentenceEncoder, shared_encoder, split_sentences
-from backend.memory import ConversationMemory
 from backend.models import Answer, Citation, Hit, InputError
 from backend.pii import get_redactor
-from backend.retrieval.freshness import prefer_current
 from backend.retrieval.retriever import check_mode
-from backend.retrieval.fusion import fuse_rankings
-from backend.settings import Settings
-
-REFUSAL = "I can't share my instructions. Ask a question about the documents and I will answer from them."
-INJECTION_NOTICE = ("Your question contains instructions addressed to the assistant; they were ignored. "
-                    "Answers come only from the documents.")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ufeff]")
-
-
-def clean_question(question, settings: Settings) -> str:
-    """The question as text we can safely handle, or an InputError naming what is wrong with it."""
-    if isinstance(question, bytes):
-        question = question.decode("utf-8", errors="replace")
-    if not isinstance(question, str):
-        raise InputError("question: must be text")
-    # Lone surrogates (undecodable bytes on a command line) cannot be stored or encoded: replace them.
-    question = question.encode("utf-8", errors="replace").decode("utf-8")
-    if len(question) > settings.max_question_chars:
-        raise InputError(
-            f"question: {len(question):,} characters, over the limit of {settings.max_question_chars:,}; "
-            "shorten it to the question itself"
-        )
-    visible = _CONTROL.sub(" ", unicodedata.normalize("NFC", question))
-    visible = re.sub(r"\s+", " ", visible).strip()
-    if not visible and not question.strip():
-        raise InputError("question: empty; type a question about the documents")
-    if not visible:
-        raise InputError("question: not readable text (binary data?); type a question in words")
-    readable = sum(ch.isalnum() or ch.isspace() or ch in ".,;:?!'\"()-/%£$€&" for ch in visible)
-    letters = sum(ch.isalpha() for ch in visible)
-    if readable / len(visible) < 0.6 or letters < 2 or len(_CONTROL.findall(question)) > len(question) * 0.1:
-        raise InputError("question: not readable text (binary data?); type a question in words")
-    return visible
+from backend.settings import fingerprint
 
 
 @dataclass
 class _Request:
+    ctx: RequestContext
     question: str
     collection: str
     tenant: str
@@ -71,103 +40,27 @@ class _Request:
     answer: Answer = field(default_factory=lambda: Answer(text=""))
 
 
-class AnswerStream:
-    """Iterate for (redacted) text as it is produced; `.answer` is the final Answer once iteration ends.
+class ChatService:
+    """Answers questions over one platform's corpus through its one retriever; thread-safe, one per platform.
 
-    The pipeline runs in a worker thread, so an abandoned stream still finishes and stores its turn.
+    Built by the Platform (`platform.chat`); a variant configuration is `platform.derive(settings).chat`.
     """
 
-    _DONE = object()
-
-    def __init__(self, run: Callable[[Callable[[str], None]], Answer]):
-        self._queue: queue.Queue = queue.Queue()
-        self.answer: Answer | None = None
-        self.error: BaseException | None = None
-
-        def work():
-            try:
-                self.answer = run(self._queue.put)
-            except BaseException as exc:  # re-raised in the consumer's thread
-                self.error = exc
-            finally:
-                self._queue.put(self._DONE)
-
-        self._thread = threading.Thread(target=work, name="rag-ask", daemon=True)
-        self._thread.start()
-
-    def __iter__(self) -> Iterator[str]:
-        while True:
-            item = self._queue.get()
-            if item is self._DONE:
-                break
-            yield item
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def result(self) -> Answer:
-        for _ in self:
-            pass
-        assert self.answer is not None
-        return self.answer
-
-
-class _SentenceGate:
-    """Releases streamed text a sentence at a time, redacted, and stops if a sentence repeats our prompt."""
-
-    def __init__(self, redact: Callable[[str], str], emit: Callable[[str], None] | None):
-        self.redact = redact
-        self.emit = emit
-        self.buffer = ""
-        self.blocked = False
-        self.sent = False
-
-    def feed(self, delta: str) -> None:
-        self.buffer += delta
-        spans = split_sentences(self.buffer)
-        if len(spans) < 2:
-            return
-        cut = spans[-1].start  # everything before the last (maybe unfinished) sentence is complete
-        self._release(self.buffer[:cut])
-        self.buffer = self.buffer[cut:]
-
-    def close(self) -> None:
-        if self.buffer.strip():
-            self._release(self.buffer)
-        self.buffer = ""
-
-    def _release(self, text: str) -> None:
-        if self.blocked or self.emit is None or not text.strip():
-            return
-        if reveals_prompt(text):
-            self.blocked = True
-            return
-        self.emit((" " if self.sent else "") + self.redact(text).strip())
-        self.sent = True
-
-
-class RAG:
-    """Answers questions over one platform; thread-safe, one instance per process is enough."""
-
-    def __init__(self, platform, settings: Settings | None = None, tracer=None):
+    def __init__(self, platform):
         self.platform = platform
-        self.settings = settings or platform.settings
+        self.settings = platform.settings
         self.store = platform.store
+        self.retriever = platform.retriever
         self.memory = ConversationMemory(self.store, self.settings)
         self.cache = AnswerCache(self.store, self.settings)
         self.redactor = get_redactor(self.settings)
-        self._tracer = tracer
         self._encoder: SentenceEncoder | None = None
         self._lock = threading.Lock()
 
     # --- parts -------------------------------------------------------------------------------
     @property
     def tracer(self):
-        if self._tracer is None:
-            with self._lock:
-                if self._tracer is None:
-                    self._tracer = getattr(self.platform, "tracer", None) or _new_tracer(self.store, self.settings)
-        return self._tracer
+        return self.platform.tracer
 
     @property
     def encoder(self) -> SentenceEncoder:
@@ -193,11 +86,6 @@ class RAG:
         request = self._prepare(question, collection, conversation_id, **options)
         return AnswerStream(lambda emit: self._run(request, emit))
 
-    def start_conversation(self, collection: str | None = None, title: str = "") -> str:
-        collection = collection or self.settings.default_collection
-        tenant, _ = self._collection(collection)
-        return self.memory.start(collection, tenant, self.redactor(title))
-
     def warm(self) -> None:
         """Load what the first question would otherwise wait for: the embedder, the PII analyzer, the generator."""
         self.encoder.encode(["warm up the sentence encoder"])
@@ -212,31 +100,32 @@ class RAG:
     def feedback(self, message_id: int, score: int, comment: str = "") -> None:
         self.memory.record_feedback(message_id, score, self.redactor(comment or ""))
 
-    # --- preparation -------------------------------------------------------------------------
-    def _collection(self, name: str) -> tuple[str, int]:
-        rows = self.store.query("SELECT tenant, index_version FROM collections WHERE name = ?", [name])
-        if not rows:
-            known = ", ".join(r[0] for r in self.store.query("SELECT name FROM collections ORDER BY name")) or "none yet"
-            raise InputError(f"collection {name!r} does not exist (collections: {known})")
-        return rows[0][0], int(rows[0][1])
+    def retrieve(self, question: str, collection: str, mode: str, k: int, query_vector=None,
+                 answer: Answer | None = None, ctx: RequestContext | None = None) -> list[Hit]:
+        """Top-k hits with chunks for a (redacted, standalone) question: the one retriever, each stage a span."""
+        answer = answer or Answer(text="")
+        return self.retriever.search(question, collection, mode, k, ctx=ctx, query_vector=query_vector,
+                                     observe=lambda name, **attributes: self._stage(answer, name, **attributes))
 
+    # --- preparation -------------------------------------------------------------------------
     def _prepare(self, question, collection, conversation_id, mode: str | None = None, k: int | None = None,
-                 generator: str | None = None, tenant: str | None = None, remember: bool = True,
-                 use_cache: bool = True) -> _Request:
+                 generator: str | None = None, ctx: RequestContext | None = None, tenant: str | None = None,
+                 remember: bool = True, use_cache: bool = True) -> _Request:
         text = clean_question(question, self.settings)
-        collection = collection or self.settings.default_collection
-        owner, version = self._collection(collection)
-        if tenant is not None and tenant != owner:
-            raise InputError(f"collection {collection!r} does not belong to tenant {tenant!r}")
+        if ctx is None:
+            ctx = (RequestContext.for_tenant(self.settings, tenant) if tenant is not None
+                   else self.platform.corpus.system)
+        row = self.platform.corpus.collection_row(collection, ctx)  # another tenant's collection does not exist here
         mode = check_mode(mode, self.settings)
         k = int(k or self.settings.top_k)
         if not 1 <= k <= 50:
             raise InputError(f"k: {k} is out of range (1 to 50)")
         if conversation_id:
-            self.memory.require(conversation_id, collection)
+            self.memory.require(conversation_id, row["name"])
         name = generator or self.settings.generator
         self.generator(name)  # an unknown or unusable generator fails now, with its message, not mid-stream
-        return _Request(text, collection, owner, version, conversation_id, mode, k, name, remember, use_cache)
+        return _Request(ctx, text, row["name"], row["tenant"], int(row["index_version"]), conversation_id, mode, k,
+                        name, remember, use_cache)
 
     # --- the pipeline ------------------------------------------------------------------------
     @contextmanager
@@ -318,70 +207,16 @@ class RAG:
             emit(cached.text)
         return cached
 
-    def retrieve(self, question: str, collection: str, mode: str, k: int, query_vector=None, answer: Answer | None = None) -> list[Hit]:
-        """Top-k hits with chunks for a (redacted, standalone) question, one span per retriever."""
-        answer = answer or Answer(text="")
-        settings = self.settings
-        index = self.platform.collection_index(collection)
-        depth = max(settings.candidate_k, k)
-        rankings: dict[str, list[tuple[int, float]]] = {}
-        if mode in ("bm25", "hybrid"):
-            with self._stage(answer, "bm25", k=depth) as span:
-                hits = index.search(question, None, "bm25", depth, depth)
-                rankings["bm25"] = [(h.chunk_id, h.scores["bm25"]) for h in hits]
-                span.set(results=len(hits), top_score=hits[0].scores["bm25"] if hits else None)
-        if mode in ("dense", "hybrid"):
-            if query_vector is None:
-                query_vector = self.platform.embedder.encode_query(question)
-            with self._stage(answer, "dense", k=depth) as span:
-                hits = index.search(question, query_vector, "dense", depth, depth)
-                rankings["dense"] = [(h.chunk_id, h.scores["dense"]) for h in hits]
-                span.set(results=len(hits), top_score=hits[0].scores["dense"] if hits else None)
-        rerank = settings.reranker != "none"
-        limit = max(k * 4, 20) if rerank else k
-        with self._stage(answer, "fuse", fusion=settings.fusion if mode == "hybrid" else mode) as span:
-            fused = fuse_rankings(rankings, mode, settings.fusion, rrf_k=settings.rrf_k,
-                                  dense_weight=settings.dense_weight, limit=limit)
-            chunks = self.platform.chunks_by_ids([h.chunk_id for h in fused])
-            # Only chunks of this collection, whatever an index or a race may return.
-            fused = [h for h in fused if h.chunk_id in chunks and chunks[h.chunk_id].collection == collection]
-            for hit in fused:
-                hit.chunk = chunks[hit.chunk_id]
-            fused = prefer_current(self.platform.store, fused, settings.superseded_penalty)
-            span.set(results=len(fused), top_score=fused[0].fused_score if fused else None,
-                     documents=[{"id": h.chunk_id, "score": round(h.fused_score, 5)} for h in fused[:k]])
-        if rerank and fused:
-            with self._stage(answer, "rerank", reranker=settings.reranker, k=k) as span:
-                fused = self._rerank(index, question, fused, k, query_vector)
-                span.set(results=len(fused))
-        for rank, hit in enumerate(fused[:k], start=1):
-            hit.rank = rank
-        return fused[:k]
-
-    def _rerank(self, index, question: str, hits: list[Hit], k: int, query_vector) -> list[Hit]:
-        from backend.retrieval.rerank import build_reranker
-
-        reranker = build_reranker(self.settings)
-        ids = [h.chunk_id for h in hits]
-        if getattr(reranker, "needs_vectors", False):
-            vectors = index.vectors(ids)
-            return reranker.rerank(question, hits, None, k, vectors=vectors, query_vec=query_vector)
-        reranked = reranker.rerank(question, hits, {h.chunk_id: h.chunk.text for h in hits}, k)
-        by_id = {h.chunk_id: h.chunk for h in hits}
-        for hit in reranked:
-            hit.chunk = hit.chunk or by_id.get(hit.chunk_id)
-        return reranked
-
     def _answer_fresh(self, r: _Request, answer: Answer, standalone: str, query_vector, context, generator, emit) -> None:
         settings = self.settings
-        hits = self.retrieve(standalone, r.collection, r.mode, r.k, query_vector, answer)
+        hits = self.retrieve(standalone, r.collection, r.mode, r.k, query_vector, answer, r.ctx)
         answer.hits = hits
         with self._stage(answer, "compress", compress=settings.compress_context) as span:
             pack = assemble_context(hits, standalone, settings.context_token_budget, compress=settings.compress_context,
                                     scorer=RelevanceScorer(self.encoder))
             span.set(tokens=pack.tokens, tokens_saved=pack.saved_tokens, passages=len(pack.passages))
         request = GenerationRequest(standalone, pack.passages, context.summary, context.history, settings.max_output_tokens)
-        gate = _SentenceGate(self.redactor, emit)
+        gate = SentenceGate(self.redactor, emit)
         with self._stage(answer, "generate", generator=generator.name) as span:
             stream = generator.stream(request)
             for delta in stream:
@@ -434,14 +269,8 @@ class RAG:
         return round(generation.tokens_in * s.llm_price_in_per_m / 1e6 + generation.tokens_out * s.llm_price_out_per_m / 1e6, 8)
 
     def _config_key(self, r: _Request, generator_name: str) -> str:
-        s = self.settings
-        return config_key(
-            generator=generator_name, mode=r.mode, k=r.k, fusion=s.fusion, rrf_k=s.rrf_k, dense_weight=s.dense_weight,
-            reranker=s.reranker, compress=s.compress_context, budget=s.context_token_budget,
-            threshold=s.answer_threshold, sentences=s.max_answer_sentences, support=s.citation_support_threshold,
-            embedding=s.embedding_model, model=s.openai_model if generator_name == "openai" else s.vllm_model,
-            pii=(s.pii_entities, s.pii_action),
-        )
+        # Every setting marked as shaping an answer counts, so a new one can never be left out of the key.
+        return fingerprint(self.settings, retrieval_mode=r.mode, top_k=r.k, generator=generator_name)
 
 
 def _fell_back(answer: Answer) -> bool:
@@ -463,9 +292,3 @@ def _relevance(hits: list[Hit]) -> tuple[float | None, float | None]:
         if scores:
             return round(max(scores), 5), round(sum(scores) / len(scores), 5)
     return None, None
-
-
-def _new_tracer(store, settings: Settings):
-    from backend.observability.tracing import Tracer
-
-    return Tracer(store, settings)

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Sequence
 
-from backend.ingest.pipeline import FileOutcome, IngestEvent
+from backend.ingest.items import FileOutcome, IngestEvent
 from backend.models import InputError
-from backend.store import corpus
+from backend.store import collections as collection_store
 
 MB = 1024 * 1024
 _WARMED: "weakref.WeakSet" = weakref.WeakSet()
@@ -32,7 +32,7 @@ def warm_up(platform) -> None:
 def uploads_dir(platform, collection: str) -> Path:
     """Where a collection's uploaded files live: keyed by collection id, so a rename keeps their sources valid."""
     with platform.store.cursor() as cur:
-        row = corpus.require_collection(cur, collection)
+        row = collection_store.require_collection(cur, collection)
     return platform.settings.data_dir / "uploads" / f"collection-{row['id']}"
 
 
@@ -133,20 +133,21 @@ class UploadJob:
                 return
             if event.kind == "loaded":
                 item.state, item.detail = "read", "read; embedding"
-            else:
+            elif event.outcome is not None:
                 outcome = event.outcome
                 item.state, item.detail = outcome.outcome, describe(outcome)
                 item.chunks, item.document_id = outcome.chunks, outcome.document_id
 
     def _run(self, platform) -> None:
         staged = [f for f in self.files if f.path is not None]
+        paths = [f.path for f in staged if f.path is not None]  # every staged file has a path (mypy cannot see it)
         try:
-            report = platform.ingest([f.path for f in staged], self.collection, progress=self._on_event)
+            report = platform.corpus.ingest(paths, self.collection, progress=self._on_event)
             self.run_id = report.run_id
             by_path = {outcome.path: outcome for outcome in report.files}
             with self._lock:  # the report is the final word (events can be missed if a callback raised)
-                for item in staged:
-                    outcome = by_path.get(str(item.path.resolve()))
+                for item, path in zip(staged, paths):
+                    outcome = by_path.get(str(path.resolve()))
                     if outcome is not None:
                         item.state, item.detail = outcome.outcome, describe(outcome)
                         item.chunks, item.document_id = outcome.chunks, outcome.document_id
@@ -174,6 +175,8 @@ class UploadJob:
 def _settle_files(items: Sequence[UploadFile]) -> None:
     """Keep the files that are now a document's source; put back what a failed upload replaced."""
     for item in items:
+        if item.path is None:  # refused before ingest: nothing was stored
+            continue
         kept = item.state in ("ingested", "updated", "unchanged") or (item.state == "near-duplicate" and item.chunks)
         if kept:
             if item.previous is not None:
@@ -192,7 +195,7 @@ def start_upload(platform, collection: str, files: Sequence[tuple[str, BinaryIO 
     With `create`, the collection is created first (an InputError if the name is taken or invalid).
     """
     if create:
-        platform.create_collection(collection)
+        platform.corpus.create_collection(collection)
     folder = uploads_dir(platform, collection)
     folder.mkdir(parents=True, exist_ok=True)
     items: list[UploadFile] = []

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from backend.generation.text import numbers
 from backend.models import Answer
 from backend.settings import Settings
+from backend.text.sentences import numbers
 
 MAX_ENTRIES_SCANNED = 5000  # semantic lookup reads at most this many newest entries of one key
 SEMANTIC_CANDIDATES = 5  # most similar entries checked for matching figures before giving up
@@ -24,11 +24,6 @@ def normalise_question(question: str) -> str:
 
 def question_hash(question: str) -> str:
     return hashlib.sha256(normalise_question(question).encode()).hexdigest()
-
-
-def config_key(**parts) -> str:
-    """A short hash of everything that shapes an answer besides the question (generator, mode, k, ...)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -116,14 +111,12 @@ class AnswerCache:
             saved_cost = hit.answer.cost_usd
             saved_ms = hit.answer.latency_ms
             self.store.execute(
-                "UPDATE cache_entries SET hits = hits + 1, last_hit_at = current_timestamp WHERE id = ?", [hit.entry_id]
-            )
+                "UPDATE cache_entries SET hits = hits + 1, last_hit_at = current_timestamp WHERE id = ?", [hit.entry_id], lane="chat")
         self.store.execute(
             "INSERT INTO cache_events (collection, tenant, outcome, entry_id, similarity, tokens_saved, "
             "cost_saved_usd, latency_saved_ms, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [key.collection, key.tenant, outcome, hit.entry_id if hit else None, hit.similarity if hit else None,
-             saved_tokens, saved_cost, saved_ms, trace_id or None],
-        )
+             saved_tokens, saved_cost, saved_ms, trace_id or None], lane="chat")
 
     def stats(self, collection: str | None = None) -> dict:
         row = self.store.query_dicts(
@@ -136,12 +129,3 @@ class AnswerCache:
         total = row["hits"] + row["misses"]
         row["hit_rate"] = row["hits"] / total if total else 0.0
         return row
-
-    def purge(self, collection: str | None = None, stale_only: bool = True) -> int:
-        """Delete expired entries (all entries with stale_only=False); returns how many went."""
-        before = self.store.scalar("SELECT count(*) FROM cache_entries")
-        self.store.execute(
-            "DELETE FROM cache_entries WHERE (? IS NULL OR collection = ?) AND (created_at < ? OR NOT ?)",
-            [collection, collection, self._fresh_after(), stale_only],
-        )
-        return int(before - self.store.scalar("SELECT count(*) FROM cache_entries"))

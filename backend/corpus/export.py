@@ -1,0 +1,43 @@
+"""Corpus browser downloads: the documents table (every match, not one page) and chunks, as CSV or Parquet."""
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+
+from backend.corpus.document_list import DocumentQuery
+from backend.models import InputError
+from backend.store import chunks, document_table
+
+EXPORT_FORMATS = {"csv": ("text/csv", "csv"), "parquet": ("application/vnd.apache.parquet", "parquet")}
+
+
+def _encode(table: pa.Table, fmt: str) -> bytes:
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"export format {fmt!r}: choose csv or parquet")
+    buffer = io.BytesIO()
+    if fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, buffer)
+    else:
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+def export_documents(platform, query: DocumentQuery, fmt: str = "csv") -> bytes:
+    """Every document matching the table's filters (not just one page), sorted the same way."""
+    with platform.store.cursor() as cur:
+        table = document_table.export_table(cur, query.filters(), query.order_by, query.descending)
+    return _encode(table, fmt)
+
+
+def export_chunks(platform, collection: str | None = None, fmt: str = "csv", with_embeddings: bool = False) -> bytes:
+    """Chunks of active documents (one collection or all), with their document's title and source."""
+    if with_embeddings and fmt == "csv":
+        raise InputError("embeddings export only as Parquet (a CSV cell cannot hold a vector)")
+    with platform.store.cursor() as cur:
+        table = chunks.chunk_export_table(cur, collection, with_embeddings)
+    return _encode(table, fmt)

@@ -1,0 +1,336 @@
+"""The corpus service: collections, documents, ingest runs and stats, every read scoped by a RequestContext."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable, Iterable, Sized
+
+from backend.context import RequestContext
+from backend.ingest.chunking import embedding_text
+from backend.ingest.items import FileOutcome, IngestEvent, IngestReport, expand_paths, file_item, record_item
+from backend.ingest.pipeline import IngestPipeline
+from backend.models import Chunk, Document, InputError, LoadedDocument
+from backend.retrieval.indexes import IndexRegistry
+from backend.settings import Settings
+from backend.store import chunks as chunk_store
+from backend.store import collections as collection_store
+from backend.store import documents as document_store
+from backend.store import ingest_runs as ingest_run_store
+from backend.store.audit import audit
+from backend.store.db import Store
+from backend.store.rows import parse_json
+
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_collection_name(name) -> str:
+    if not isinstance(name, str) or not _COLLECTION_NAME.match(name):
+        raise InputError(
+            f"collection name {name!r}: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit")
+    return name
+
+
+class CorpusService:
+    """Thread-safe: a DuckDB cursor per call; writers of one collection serialised by its writer lock.
+
+    Reads take `ctx` (default: the system context, which reads every tenant); a collection the caller may
+    not read does not exist for it, with the same message as one that does not exist at all.
+    """
+
+    def __init__(self, store: Store, settings: Settings, indexes: IndexRegistry, parts):
+        self.store = store
+        self.settings = settings
+        self.indexes = indexes
+        self._parts = parts  # the Platform: embedder, counter, manifest and redactor, built lazily there
+        self.system = RequestContext.system(settings)
+
+    # --- scope ---------------------------------------------------------------------------
+    def collection_row(self, name: str | None, ctx: RequestContext | None = None) -> dict:
+        """The collection's row (default collection when None), if the caller may read it."""
+        ctx = ctx or self.system
+        with self.store.cursor() as cur:
+            return collection_store.require_collection(cur, name or self.settings.default_collection, ctx.can_read)
+
+    def _scope(self, collection: str | None, ctx: RequestContext | None) -> int | list[int] | None:
+        """One collection's id, or (collection None) the ids the caller may read; None means every collection."""
+        ctx = ctx or self.system
+        if collection:
+            return self.collection_row(collection, ctx)["id"]
+        if ctx.tenants is None and ctx.collections is None:
+            return None
+        with self.store.cursor() as cur:
+            return [r["id"] for r in collection_store.list_collections(cur) if ctx.can_read(r)]
+
+    def _document_row(self, document_id: int, ctx: RequestContext | None) -> dict:
+        ctx = ctx or self.system
+        with self.store.cursor() as cur:
+            row = document_store.document_row(cur, document_id)
+        if row is None or not ctx.can_read({"name": row["collection"], "tenant": row["tenant"]}):
+            raise InputError(f"unknown document id {document_id}")
+        return row
+
+    def _collection_by_id(self, collection_id: int) -> dict:
+        with self.store.cursor() as cur:
+            row = collection_store.collection_by_id(cur, collection_id)
+        if row is None:
+            raise InputError(f"unknown collection id {collection_id}")
+        return row
+
+    def open_index(self, row: dict):
+        return self.indexes.open(row, self._parts.manifest(), self.settings)
+
+    def collection_index(self, name: str, ctx: RequestContext | None = None):
+        return self.open_index(self.collection_row(name, ctx))
+
+    def reconcile(self, name: str):
+        """Re-check a collection's index against DuckDB now (also done whenever an index is first opened)."""
+        return self.indexes.reconcile(self.collection_row(name), self._parts.manifest(), self.settings)
+
+    # --- collections ---------------------------------------------------------------------
+    def collections(self, ctx: RequestContext | None = None) -> list[dict]:
+        ctx = ctx or self.system
+        with self.store.cursor() as cur:
+            rows = collection_store.list_collections(cur)
+        return [
+            {"name": r["name"], "tenant": r["tenant"], "description": r["description"], "documents": r["documents"],
+             "chunks": r["chunks"], "tokens": int(r["tokens"]), "created_at": r["created_at"],
+             "index_version": r["index_version"], "last_ingest_at": r["last_ingest_at"],
+             "index_settings": parse_json(r["index_settings"])}
+            for r in rows if ctx.can_read(r)
+        ]
+
+    def collection_names(self, ctx: RequestContext | None = None) -> list[str]:
+        ctx = ctx or self.system
+        with self.store.cursor() as cur:
+            return [r["name"] for r in collection_store.list_collections(cur) if ctx.can_read(r)]
+
+    def has_collection(self, name: str, ctx: RequestContext | None = None) -> bool:
+        ctx = ctx or self.system
+        with self.store.cursor() as cur:
+            row = collection_store.collection_row(cur, name)
+        return row is not None and ctx.can_read(row)
+
+    def index_version(self, name: str, ctx: RequestContext | None = None) -> int:
+        return self.collection_row(name, ctx)["index_version"]
+
+    def create_collection(self, name: str, tenant: str | None = None, description: str = "") -> dict:
+        check_collection_name(name)
+        tenant = tenant or self.settings.default_tenant
+        with self.store.transaction() as cur:
+            if collection_store.collection_row(cur, name) is not None:
+                raise InputError(f"collection {name!r} already exists")
+            collection_store.insert_collection(cur, name, tenant, description)
+            audit(cur, "collection.create", name, {"tenant": tenant})
+            return collection_store.require_collection(cur, name)
+
+    def ensure_collection(self, name: str) -> dict:
+        with self.store.cursor() as cur:
+            row = collection_store.collection_row(cur, name)
+        if row is not None:
+            return row
+        try:
+            return self.create_collection(name)
+        except InputError:
+            with self.store.cursor() as cur:  # created by another thread in between
+                row = collection_store.collection_row(cur, name)
+            if row is None:
+                raise
+            return row
+
+    def rename_collection(self, old: str, new: str) -> None:
+        check_collection_name(new)
+        with self.store.transaction() as cur:
+            row = collection_store.require_collection(cur, old)
+            if old == new:
+                return
+            if collection_store.collection_row(cur, new) is not None:
+                raise InputError(f"collection {new!r} already exists")
+            collection_store.rename_collection(cur, row["id"], new)
+            audit(cur, "collection.rename", old, {"to": new})
+
+    def delete_collection(self, name: str) -> None:
+        row = self.collection_row(name)
+        with self.indexes.writer_lock(row["id"]):
+            with self.store.transaction() as cur:
+                documents = document_store.count_active_documents(cur, row["id"])
+                if documents:
+                    raise InputError(f"collection {name!r} holds {documents} document(s); delete or move them first")
+                chunk_store.delete_collection_chunks(cur, row["id"])
+                collection_store.delete_collection(cur, row["id"])
+                audit(cur, "collection.delete", name)
+            self.indexes.drop(row["id"])
+
+    # --- ingest --------------------------------------------------------------------------
+    def _run(self, collection: str, items, total: int | None, label: str,
+             progress: Callable[[IngestEvent], None] | None) -> IngestReport:
+        row = self.ensure_collection(collection)
+        with self.indexes.writer_lock(row["id"]):
+            index = self.open_index(row)
+            pipeline = IngestPipeline(
+                self.store, self.settings, row, index, self._parts.embedder, self._parts.counter,
+                index_lock=self.indexes.index_lock(row["id"]), redact=self._parts.ingest_redactor(), progress=progress,
+            )
+            return pipeline.run(items, total=total, label=label)
+
+    def ingest(self, paths: list[Path], collection: str | None = None,
+               progress: Callable[[IngestEvent], None] | None = None) -> IngestReport:
+        """Ingest files and folders (recursively, hidden entries skipped); one outcome per file, never stopping early."""
+        collection = collection or self.settings.default_collection
+        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        items = [file_item(display, path, max_bytes) for display, path in expand_paths(paths)]
+        return self._run(collection, items, len(items), " ".join(str(p) for p in paths), progress)
+
+    def ingest_records(self, collection: str, records: Iterable[LoadedDocument],
+                       progress: Callable[[IngestEvent], None] | None = None, label: str = "records") -> IngestReport:
+        """Ingest already-loaded documents (e.g. a BEIR corpus; source = its id), embedding across documents in batches."""
+        total = len(records) if isinstance(records, Sized) else None
+        return self._run(collection, (record_item(r) for r in records), total, label, progress)
+
+    def delete_document(self, document_id: int) -> None:
+        """Mark the document deleted (its versions stay recorded) and remove its chunks from DuckDB, FAISS and BM25."""
+        doc = self._document_row(document_id, None)
+        if doc["status"] == "deleted":
+            raise InputError(f"document {document_id} is already deleted")
+        row = self._collection_by_id(doc["collection_id"])
+        with self.indexes.writer_lock(row["id"]):
+            index = self.open_index(row)
+            with self.store.transaction() as cur:
+                removed = chunk_store.delete_document_chunks(cur, document_id)
+                document_store.mark_document_deleted(cur, document_id)
+                collection_store.bump_index_version(cur, row["id"])
+                audit(cur, "document.delete", str(document_id), {"title": doc["title"], "chunks": len(removed)})
+            with self.indexes.index_lock(row["id"]):
+                if removed:
+                    index.remove(removed)
+                index.save()
+
+    def move_document(self, document_id: int, collection: str) -> None:
+        """Move a document and its chunks to another collection (created if missing), reusing the stored embeddings."""
+        doc = self._document_row(document_id, None)
+        if doc["status"] == "deleted":
+            raise InputError(f"document {document_id} is deleted; it cannot be moved")
+        source_row = self._collection_by_id(doc["collection_id"])
+        if source_row["name"] == collection:
+            return
+        target_row = self.ensure_collection(collection)
+        first, second = sorted([source_row["id"], target_row["id"]])
+        with self.indexes.writer_lock(first), self.indexes.writer_lock(second):
+            source_index, target_index = self.open_index(source_row), self.open_index(target_row)
+            with self.store.transaction() as cur:
+                clash = document_store.active_document_by_hash(cur, target_row["id"], doc["content_hash"])
+                if clash is not None:
+                    raise InputError(
+                        f"collection {collection!r} already holds the same content as document {clash['id']} ({clash['title']!r})")
+                document_store.move_document(cur, document_id, target_row["id"], target_row["tenant"])
+                collection_store.bump_index_version(cur, source_row["id"])
+                collection_store.bump_index_version(cur, target_row["id"])
+                audit(cur, "document.move", str(document_id), {"from": source_row["name"], "to": collection})
+                ids, vectors, texts, titles, headings = chunk_store.chunk_index_rows(
+                    cur, chunk_store.document_chunk_ids(cur, document_id))
+            with self.indexes.index_lock(first), self.indexes.index_lock(second):
+                if len(ids):
+                    source_index.remove(ids)
+                    target_index.add(ids, vectors, [embedding_text(t, h, x) for x, t, h in zip(texts, titles, headings)])
+                source_index.save()
+                target_index.save()
+
+    def reingest_document(self, document_id: int) -> FileOutcome:
+        """Load the document's source file again: a changed file becomes a new version, an unchanged one stays."""
+        doc = self._document_row(document_id, None)
+        if doc["status"] == "deleted":
+            raise InputError(f"document {document_id} is deleted; ingest its file again instead")
+        path = Path(doc["source"])
+        if not path.is_file():
+            raise InputError(f"{doc['source']}: the source file of document {document_id} no longer exists")
+        row = self._collection_by_id(doc["collection_id"])
+        item = file_item(str(path), path, int(self.settings.max_file_mb * 1024 * 1024))
+        return self._run(row["name"], [item], 1, f"reingest document {document_id}", None).files[0]
+
+    # --- reads ---------------------------------------------------------------------------
+    def documents(self, collection: str | None = None, status: str | None = "active", title_contains: str | None = None,
+                  mime_type: str | None = None, updated_after=None, updated_before=None, order_by: str = "updated_at",
+                  descending: bool = True, limit: int | None = 1000, offset: int = 0,
+                  ctx: RequestContext | None = None) -> list[dict]:
+        scope = self._scope(collection, ctx)
+        with self.store.cursor() as cur:
+            return document_store.list_documents(cur, scope, status, title_contains, mime_type, updated_after,
+                                                 updated_before, order_by, descending, limit, offset)
+
+    def count_documents(self, collection: str | None = None, status: str | None = "active",
+                        title_contains: str | None = None, mime_type: str | None = None,
+                        updated_after=None, updated_before=None, ctx: RequestContext | None = None) -> int:
+        scope = self._scope(collection, ctx)
+        with self.store.cursor() as cur:
+            return document_store.count_documents(cur, scope, status, title_contains, mime_type, updated_after, updated_before)
+
+    def document(self, document_id: int, ctx: RequestContext | None = None) -> Document:
+        self._document_row(document_id, ctx)
+        with self.store.cursor() as cur:
+            return document_store.document(cur, document_id)
+
+    def chunks(self, document_id: int, ctx: RequestContext | None = None) -> list[Chunk]:
+        self._document_row(document_id, ctx)
+        with self.store.cursor() as cur:
+            return chunk_store.document_chunks(cur, document_id)
+
+    def chunks_by_ids(self, chunk_ids: list[int], ctx: RequestContext | None = None) -> dict[int, Chunk]:
+        ctx = ctx or self.system
+        with self.store.cursor() as cur:
+            chunks = chunk_store.chunks_by_ids(cur, chunk_ids)
+            if ctx.tenants is None and ctx.collections is None:
+                return chunks
+            readable = {r["name"] for r in collection_store.list_collections(cur) if ctx.can_read(r)}
+        return {i: c for i, c in chunks.items() if c.collection in readable}
+
+    def document_versions(self, document_id: int, ctx: RequestContext | None = None) -> list[dict]:
+        self._document_row(document_id, ctx)
+        with self.store.cursor() as cur:
+            return document_store.document_versions(cur, document_id)
+
+    def document_source_map(self, collection: str, ctx: RequestContext | None = None) -> dict[int, str]:
+        row = self.collection_row(collection, ctx)
+        with self.store.cursor() as cur:
+            return document_store.document_source_map(cur, row["id"])
+
+    def ingest_runs(self, limit: int = 50, collection: str | None = None,
+                    ctx: RequestContext | None = None) -> list[dict]:
+        scope = self._scope(collection, ctx)
+        with self.store.cursor() as cur:
+            return ingest_run_store.ingest_runs(cur, limit, scope)
+
+    def ingest_files(self, run_id: int) -> list[dict]:
+        with self.store.cursor() as cur:
+            return ingest_run_store.ingest_files(cur, run_id)
+
+    def stats(self, load_indexes: bool = False, ctx: RequestContext | None = None) -> dict:
+        """Totals, and per collection: documents, chunks, index sizes and the settings that built its index.
+
+        Index entry counts come from the loaded index; with load_indexes=False an index not yet opened in
+        this process reports only its size on disk (so a page can show stats without loading models).
+        """
+        collections = []
+        for info in self.collections(ctx):
+            row = self.collection_row(info["name"], ctx)
+            with self.store.cursor() as cur:
+                mime_types = document_store.mime_type_counts(cur, row["id"])
+            index = self.open_index(row) if load_indexes else self.indexes.loaded(row["id"])
+            entry = {**info, "mime_types": mime_types, "index_bytes": self.indexes.bytes_on_disk(row["id"]), "index": None}
+            if index is not None:
+                with self.indexes.index_lock(row["id"]):
+                    entry["index"] = index.stats()
+            collections.append(entry)
+        runs = self.ingest_runs(1, ctx=ctx)
+        dim = self._parts.loaded_embedder_dim()
+        return {
+            "documents": sum(c["documents"] for c in collections),
+            "chunks": sum(c["chunks"] for c in collections),
+            "tokens": sum(c["tokens"] for c in collections),
+            "model": self.settings.embedding_model,
+            "dim": dim if dim is not None else next(
+                (c["index_settings"]["dim"] for c in collections if c["index_settings"]), None),
+            "chunk_tokens": self.settings.chunk_tokens,
+            "chunk_overlap": self.settings.chunk_overlap,
+            "index_bytes": sum(c["index_bytes"] for c in collections),
+            "collections": collections,
+            "last_ingest_run": runs[0] if runs else None,
+        }

@@ -1,0 +1,82 @@
+"""Queries over collections: lookup, the 'does not exist' message, listing with counts, writes, index settings."""
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+from backend.models import InputError
+from backend.store.rows import Con, dicts, parse_json
+from backend.store.sequences import allocate_ids
+
+
+def collection_row(con: Con, name: str) -> dict | None:
+    rows = dicts(con.execute("SELECT * FROM collections WHERE name = ?", [name]))
+    return rows[0] if rows else None
+
+
+def collection_by_id(con: Con, collection_id: int) -> dict | None:
+    rows = dicts(con.execute("SELECT * FROM collections WHERE id = ?", [collection_id]))
+    return rows[0] if rows else None
+
+
+def collection_names(con: Con) -> list[str]:
+    return [r[0] for r in con.execute("SELECT name FROM collections ORDER BY name").fetchall()]
+
+
+def require_collection(con: Con, name: str, visible: Callable[[dict], bool] | None = None) -> dict:
+    """The collection row, or the one 'does not exist' InputError listing the collections the caller may see.
+
+    `visible` (a RequestContext's can_read) hides other tenants' collections: to such a caller they do not exist.
+    """
+    row = collection_row(con, name)
+    if row is None or (visible is not None and not visible(row)):
+        rows = dicts(con.execute("SELECT name, tenant FROM collections ORDER BY name"))
+        known = ", ".join(r["name"] for r in rows if visible is None or visible(r)) or "none yet; ingest something first"
+        raise InputError(f"collection {name!r} does not exist (collections: {known})")
+    return row
+
+
+def list_collections(con: Con) -> list[dict]:
+    """Every collection with its document and chunk counts and its last ingest run."""
+    return dicts(con.execute(
+        """
+        SELECT col.id, col.name, col.tenant, col.description, col.created_at, col.index_version,
+               col.index_settings,
+               (SELECT count(*) FROM documents d WHERE d.collection_id = col.id AND d.status = 'active') AS documents,
+               (SELECT count(*) FROM chunks c WHERE c.collection_id = col.id) AS chunks,
+               (SELECT coalesce(sum(c.token_count), 0) FROM chunks c WHERE c.collection_id = col.id) AS tokens,
+               (SELECT max(r.started_at) FROM ingest_runs r WHERE r.collection_id = col.id) AS last_ingest_at
+        FROM collections col ORDER BY col.name
+        """
+    ))
+
+
+def insert_collection(con: Con, name: str, tenant: str, description: str = "") -> int:
+    collection_id = allocate_ids(con, "collection_id_seq", 1)[0]
+    con.execute("INSERT INTO collections (id, name, tenant, description) VALUES (?, ?, ?, ?)",
+                [collection_id, name, tenant, description])
+    return collection_id
+
+
+def rename_collection(con: Con, collection_id: int, new_name: str) -> None:
+    con.execute("UPDATE collections SET name = ? WHERE id = ?", [new_name, collection_id])
+
+
+def delete_collection(con: Con, collection_id: int) -> None:
+    con.execute("DELETE FROM collections WHERE id = ?", [collection_id])
+
+
+def set_index_settings(con: Con, collection_id: int, index_settings: dict) -> None:
+    con.execute("UPDATE collections SET index_settings = ? WHERE id = ?", [json.dumps(index_settings), collection_id])
+
+
+def index_settings(con: Con, collection_id: int) -> dict | None:
+    row = con.execute("SELECT index_settings FROM collections WHERE id = ?", [collection_id]).fetchone()
+    return parse_json(row[0]) if row else None
+
+
+def bump_index_version(con: Con, collection_id: int) -> int:
+    return con.execute(
+        "UPDATE collections SET index_version = index_version + 1 WHERE id = ? RETURNING index_version",
+        [collection_id],
+    ).fetchone()[0]
