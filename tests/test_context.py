@@ -63,3 +63,34 @@ def test_grants_narrow_a_tenant_to_some_collections(platform):
     assert platform.corpus.documents(ctx=nobody) == [] and platform.corpus.count_documents(ctx=nobody) == 0
     system = platform.corpus.system
     assert system.can_read({"name": "globex-docs", "tenant": "globex"})
+
+
+def test_the_corpus_browsers_views_are_scoped_by_the_context(platform):
+    from backend.corpus.document_detail import chunk_rows, document_detail
+    from backend.corpus.document_list import DocumentQuery, document_facets, document_page
+    from backend.corpus.export import export_chunks, export_documents
+    from backend.corpus.overview import chunk_lengths, corpus_breakdown, embedding_map, ingest_history
+    from backend.corpus.search_explorer import explain_search
+
+    acme = RequestContext.for_tenant(platform.settings, "acme")
+    nobody = RequestContext.for_tenant(platform.settings, "acme", collections=frozenset())
+    page = document_page(platform, DocumentQuery(), acme)
+    assert page.total == 1 and {r["collection"] for r in page.rows} == {"acme-docs"}
+    assert document_page(platform, DocumentQuery(), nobody).total == 0  # no grant reads nothing, not everything
+    assert document_page(platform, DocumentQuery()).total == 2  # the system context reads both tenants
+    assert sum(document_facets(platform, ctx=acme)["types"].values()) == 1
+    assert {r["collection"] for r in corpus_breakdown(platform, acme)} == {"acme-docs"}
+    assert corpus_breakdown(platform, nobody) == []
+    assert chunk_lengths(platform, ctx=acme).chunks == len(platform.corpus.chunks(page.rows[0]["id"]))
+    assert {r["collection"] for r in ingest_history(platform, ctx=acme)} == {"acme-docs"}
+    assert embedding_map(platform, ctx=nobody).total == 0
+    assert b"9.99" not in export_chunks(platform, ctx=acme) and b"3.50" in export_chunks(platform, ctx=acme)
+    assert b"globex" not in export_documents(platform, DocumentQuery(), ctx=acme)
+    other = platform.corpus.documents("globex-docs")[0]["id"]
+    for view in (document_detail, chunk_rows):
+        with pytest.raises(InputError, match=f"unknown document id {other}"):
+            view(platform, other, ctx=acme)
+    with pytest.raises(InputError, match="collection 'globex-docs' does not exist"):
+        explain_search(platform, "transfer fee", "globex-docs", ctx=acme)
+    explained = explain_search(platform, "transfer fee", "acme-docs", ctx=acme)
+    assert explained.hits and all(h.title == "Fees" for h in explained.hits.values())

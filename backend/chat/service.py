@@ -19,6 +19,7 @@ from backend.generation.encoder import RelevanceScorer, SentenceEncoder, shared_
 from backend.generation.factory import build_generator
 from backend.generation.prompts import looks_like_injection, reveals_prompt
 from backend.models import Answer, Citation, Hit, InputError
+from backend.observability.conventions import REQUEST_SPAN
 from backend.pii import get_redactor
 from backend.retrieval.retriever import check_mode
 from backend.settings import fingerprint
@@ -141,7 +142,7 @@ class ChatService:
         started = time.perf_counter()
         answer = r.answer
         generator = self.generator(r.generator_name)
-        with self.tracer.request("rag.ask", collection=r.collection, tenant=r.tenant, mode=r.mode, k=r.k,
+        with self.tracer.request(REQUEST_SPAN, collection=r.collection, tenant=r.tenant, mode=r.mode, k=r.k,
                                  generator=generator.name) as root:
             answer.trace_id = root.trace_id
             with self._stage(answer, "redact") as span:

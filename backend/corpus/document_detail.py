@@ -5,6 +5,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend.context import RequestContext
 from backend.corpus.privacy import PiiMasker, redactor_for
 from backend.models import Document, InputError
 from backend.store import documents
@@ -37,8 +38,8 @@ def status_notice(status: str, metadata: dict) -> str:
     return ""
 
 
-def document_detail(platform, document_id: int) -> DocumentDetail:
-    document = platform.corpus.document(document_id)
+def document_detail(platform, document_id: int, ctx: RequestContext | None = None) -> DocumentDetail:
+    document = platform.corpus.document(document_id, ctx)
     with platform.store.cursor() as cur:
         status, size, chunks, tokens = documents.document_summary(cur, document_id)
         versions = documents.version_summaries(cur, document_id)
@@ -46,7 +47,8 @@ def document_detail(platform, document_id: int) -> DocumentDetail:
                           int(tokens), versions, status_notice(status, document.metadata))
 
 
-def version_text(platform, document_id: int, version: int) -> str:
+def version_text(platform, document_id: int, version: int, ctx: RequestContext | None = None) -> str:
+    platform.corpus.require_document(document_id, ctx)
     with platform.store.cursor() as cur:
         text = documents.version_text(cur, document_id, version)
     if text is None:
@@ -75,9 +77,11 @@ def diff_texts(old: str, new: str, old_label: str = "old", new_label: str = "new
     return VersionDiff("\n".join(lines), added, removed, round(similarity, 4))
 
 
-def version_diff(platform, document_id: int, old_version: int, new_version: int, masked: bool = True) -> VersionDiff:
+def version_diff(platform, document_id: int, old_version: int, new_version: int, masked: bool = True,
+                 ctx: RequestContext | None = None) -> VersionDiff:
     """Line diff of two versions; with `masked`, of their texts with personal data masked (what the screen shows)."""
-    old, new = version_text(platform, document_id, old_version), version_text(platform, document_id, new_version)
+    old = version_text(platform, document_id, old_version, ctx)
+    new = version_text(platform, document_id, new_version, ctx)
     if masked:
         redactor = redactor_for(platform.settings)
         old, new = redactor(old), redactor(new)
@@ -113,9 +117,9 @@ def preview_sections(document: Document, max_chars: int = 20_000,
     return pieces, budget < 0
 
 
-def chunk_rows(platform, document_id: int, masked: bool = True) -> list[dict]:
+def chunk_rows(platform, document_id: int, masked: bool = True, ctx: RequestContext | None = None) -> list[dict]:
     """The document's chunks; with `masked`, personal data in their texts is masked by the platform's redactor."""
-    chunks = platform.corpus.chunks(document_id)
+    chunks = platform.corpus.chunks(document_id, ctx)
     redactor = redactor_for(platform.settings) if masked and chunks else None
     return [
         {"#": c.ordinal + 1, "tokens": c.token_count, "page": c.page, "heading path": " › ".join(c.heading_path),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from backend.context import RequestContext
 from backend.corpus.labels import type_label
 from backend.models import InputError
 from backend.store import document_table
@@ -53,14 +54,14 @@ class DocumentPage:
         return self.first + len(self.rows) - 1 if self.rows else 0
 
 
-def document_page(platform, query: DocumentQuery) -> DocumentPage:
+def document_page(platform, query: DocumentQuery, ctx: RequestContext | None = None) -> DocumentPage:
     """One page of documents: filtered, counted, sorted and paged by DuckDB; chunk counts only for that page."""
     if query.order_by not in document_table.SORT_COLUMNS:
         raise InputError(f"sort: unknown column {query.order_by!r} (choose from {', '.join(document_table.SORT_COLUMNS)})")
     if query.page_size < 1 or query.page < 1:
         raise InputError(f"page: page {query.page} of size {query.page_size} is not a page")
     started = time.perf_counter()
-    filters = query.filters()
+    filters = {**query.filters(), "collection": platform.corpus.scope(query.collection, ctx)}
     with platform.store.cursor() as cur:
         total = document_table.count_matching(cur, filters)
         pages = max(1, -(-total // query.page_size))
@@ -74,7 +75,8 @@ def document_page(platform, query: DocumentQuery) -> DocumentPage:
     return DocumentPage(rows, total, page, query.page_size, (time.perf_counter() - started) * 1000)
 
 
-def document_facets(platform, collection: str | None = None) -> dict:
+def document_facets(platform, collection: str | None = None, ctx: RequestContext | None = None) -> dict:
     """What the table's filters can offer: types and statuses with counts, and the range of update dates."""
+    scope = platform.corpus.scope(collection, ctx)
     with platform.store.cursor() as cur:
-        return document_table.facets(cur, collection)
+        return document_table.facets(cur, scope)

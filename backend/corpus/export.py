@@ -5,6 +5,7 @@ import io
 
 import pyarrow as pa
 
+from backend.context import RequestContext
 from backend.corpus.document_list import DocumentQuery
 from backend.models import InputError
 from backend.store import chunks, document_table
@@ -27,17 +28,20 @@ def _encode(table: pa.Table, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def export_documents(platform, query: DocumentQuery, fmt: str = "csv") -> bytes:
+def export_documents(platform, query: DocumentQuery, fmt: str = "csv", ctx: RequestContext | None = None) -> bytes:
     """Every document matching the table's filters (not just one page), sorted the same way."""
+    filters = {**query.filters(), "collection": platform.corpus.scope(query.collection, ctx)}
     with platform.store.cursor() as cur:
-        table = document_table.export_table(cur, query.filters(), query.order_by, query.descending)
+        table = document_table.export_table(cur, filters, query.order_by, query.descending)
     return _encode(table, fmt)
 
 
-def export_chunks(platform, collection: str | None = None, fmt: str = "csv", with_embeddings: bool = False) -> bytes:
+def export_chunks(platform, collection: str | None = None, fmt: str = "csv", with_embeddings: bool = False,
+                  ctx: RequestContext | None = None) -> bytes:
     """Chunks of active documents (one collection or all), with their document's title and source."""
     if with_embeddings and fmt == "csv":
         raise InputError("embeddings export only as Parquet (a CSV cell cannot hold a vector)")
+    scope = platform.corpus.scope(collection, ctx)
     with platform.store.cursor() as cur:
-        table = chunks.chunk_export_table(cur, collection, with_embeddings)
+        table = chunks.chunk_export_table(cur, scope, with_embeddings)
     return _encode(table, fmt)

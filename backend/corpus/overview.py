@@ -7,15 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.context import RequestContext
 from backend.corpus.labels import TEXT_PIECES, type_label
 from backend.store import corpus_overview
 from backend.text.tokens import MODEL_WINDOW
 
 
-def corpus_breakdown(platform) -> list[dict]:
+def corpus_breakdown(platform, ctx: RequestContext | None = None) -> list[dict]:
     """Active documents, chunks and tokens per collection and file type."""
+    scope = platform.corpus.scope(None, ctx)
     with platform.store.cursor() as cur:
-        rows = corpus_overview.breakdown(cur)
+        rows = corpus_overview.breakdown(cur, scope)
     for row in rows:
         row["type"] = type_label(row.pop("mime_type"))
         row["chunks"], row["tokens"] = int(row["chunks"]), int(row["tokens"])
@@ -37,32 +39,36 @@ class ChunkLengths:
     over_target: int
 
 
-def chunk_lengths(platform, collection: str | None = None, bin_width: int = 8) -> ChunkLengths:
+def chunk_lengths(platform, collection: str | None = None, bin_width: int = 8,
+                  ctx: RequestContext | None = None) -> ChunkLengths:
     """Histogram of chunk token counts (binned in SQL) with the chunk target and the model window."""
     settings = platform.settings
+    scope = platform.corpus.scope(collection, ctx)
     with platform.store.cursor() as cur:
         bins, (n, mean, p50, p95, longest, over) = corpus_overview.chunk_length_histogram(
-            cur, collection, bin_width, settings.chunk_tokens)
+            cur, scope, bin_width, settings.chunk_tokens)
     return ChunkLengths([(int(b), int(c)) for b, c in bins], bin_width, int(n), float(mean or 0), float(p50 or 0),
                         float(p95 or 0), int(longest or 0), settings.chunk_tokens, TEXT_PIECES, MODEL_WINDOW, int(over))
 
 
-def ingest_history(platform, limit: int = 200, collection: str | None = None) -> list[dict]:
-    runs = platform.corpus.ingest_runs(limit, collection)
+def ingest_history(platform, limit: int = 200, collection: str | None = None,
+                   ctx: RequestContext | None = None) -> list[dict]:
+    runs = platform.corpus.ingest_runs(limit, collection, ctx)
     for run in runs:
         finished = run.get("finished_at")
         run["seconds"] = round((finished - run["started_at"]).total_seconds(), 1) if finished else None
     return runs
 
 
-def near_duplicate_groups(platform, collection: str | None = None) -> list[list[dict]]:
+def near_duplicate_groups(platform, collection: str | None = None, ctx: RequestContext | None = None) -> list[list[dict]]:
     """Groups of documents the ingest flagged as near-duplicates of one another (from ingest_files), biggest first.
 
     Each member: document id (None when the copy was skipped), title, file, status, and the similarity
     ingest measured to the document it matched.
     """
+    scope = platform.corpus.scope(collection, ctx)
     with platform.store.cursor() as cur:
-        edges = corpus_overview.near_duplicate_edges(cur, collection)
+        edges = corpus_overview.near_duplicate_edges(cur, scope)
         ids = {e[1] for e in edges if e[1] is not None} | {e[2] for e in edges}
         docs = corpus_overview.titles_sources_statuses(cur, ids)
     parent: dict = {}
@@ -109,10 +115,12 @@ class EmbeddingMap:
         return len(self.points) < self.total
 
 
-def embedding_map(platform, collection: str | None = None, limit: int = 2000) -> EmbeddingMap:
+def embedding_map(platform, collection: str | None = None, limit: int = 2000,
+                  ctx: RequestContext | None = None) -> EmbeddingMap:
     """Stored chunk embeddings projected to 2-D with PCA; above `limit` chunks, a deterministic sample."""
+    scope = platform.corpus.scope(collection, ctx)
     with platform.store.cursor() as cur:
-        total, table = corpus_overview.embedding_sample(cur, collection, limit)
+        total, table = corpus_overview.embedding_sample(cur, scope, limit)
     if not total or table is None or table.num_rows < 2:
         return EmbeddingMap([], total, (0.0, 0.0))
     vectors = np.asarray(table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False),

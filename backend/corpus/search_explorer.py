@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend.context import RequestContext
 from backend.corpus.document_detail import status_notice
 from backend.store import documents
 
@@ -86,7 +87,8 @@ class SearchExplanation:
         return sorted(seen)
 
 
-def explain_search(platform, query: str, collection: str, k: int = 10, exclude_superseded: bool = False) -> SearchExplanation:
+def explain_search(platform, query: str, collection: str, k: int = 10, exclude_superseded: bool = False,
+                   ctx: RequestContext | None = None) -> SearchExplanation:
     """BM25, dense and fused rankings of one query side by side, each chunk with every retriever's rank and score.
 
     Each ranking is the platform's own search in that mode (the fused one is exactly what hybrid retrieval
@@ -98,6 +100,7 @@ def explain_search(platform, query: str, collection: str, k: int = 10, exclude_s
     k = max(1, int(k))
     candidate_k = max(k, settings.candidate_k)
     filters, excluded = None, []
+    collection = platform.corpus.collection_row(collection, ctx)["name"]  # unknown, or not the caller's: refused
     if exclude_superseded:
         with platform.store.cursor() as cur:
             superseded = documents.superseded_titles_in_collection(cur, collection)
@@ -106,7 +109,8 @@ def explain_search(platform, query: str, collection: str, k: int = 10, exclude_s
             with platform.store.cursor() as cur:
                 keep = [i for i in documents.active_document_ids_in_collection(cur, collection) if i not in superseded]
             filters = {"document_ids": keep}
-    full = platform.retriever.search_modes(query, collection, RETRIEVERS, k=candidate_k, candidate_k=candidate_k, filters=filters)
+    full = platform.retriever.search_modes(query, collection, RETRIEVERS, k=candidate_k, candidate_k=candidate_k,
+                                           filters=filters, ctx=ctx)
     rankings = {mode: [h.chunk_id for h in mode_hits[:k]] for mode, mode_hits in full.items()}
     shown = {chunk_id for ids in rankings.values() for chunk_id in ids}
     ranks: dict[int, dict[str, int]] = {c: {} for c in shown}

@@ -61,6 +61,20 @@ class CorpusService:
         with self.store.cursor() as cur:
             return [r["id"] for r in collection_store.list_collections(cur) if ctx.can_read(r)]
 
+    def scope(self, collection: str | None, ctx: RequestContext | None = None) -> str | list[str] | None:
+        """The collection names a read may touch: the named one (if readable), or every readable one
+        (None when the caller reads every collection). The corpus browser's views filter by this."""
+        ctx = ctx or self.system
+        if collection:
+            return self.collection_row(collection, ctx)["name"]
+        if ctx.tenants is None and ctx.collections is None:
+            return None
+        return self.collection_names(ctx)
+
+    def require_document(self, document_id: int, ctx: RequestContext | None = None) -> dict:
+        """The document's row if the caller may read its collection; else 'unknown document id'."""
+        return self._document_row(document_id, ctx)
+
     def _document_row(self, document_id: int, ctx: RequestContext | None) -> dict:
         ctx = ctx or self.system
         with self.store.cursor() as cur:

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from backend.models import Chunk, InputError
 from backend.store.documents import document_where
-from backend.store.rows import Con, registered
+from backend.store.rows import Con, Scope, registered, scope_condition
 
 _CHUNK_COLUMNS = (
     "c.id, c.document_id, col.name, c.tenant, c.ordinal, c.text, c.token_count, c.char_start, c.char_end,"
@@ -153,9 +153,10 @@ def filtered_chunk_ids(con: Con, collection_id: int, filters: dict) -> np.ndarra
     return np.asarray(rows["id"], dtype=np.int64)
 
 
-def chunk_export_table(con: Con, collection: str | None = None, with_embeddings: bool = False) -> pa.Table:
+def chunk_export_table(con: Con, collection: Scope = None, with_embeddings: bool = False) -> pa.Table:
     """Chunks of active documents (one collection or all) with their document's title and source, in order."""
-    where, params = ("AND col.name = ?", [collection]) if collection else ("", [])
+    condition, params = scope_condition(collection)
+    where = f"AND {condition}" if condition else ""
     return con.sql(
         "SELECT c.id AS chunk_id, c.document_id, col.name AS collection, d.title, d.source, c.version, c.ordinal,"
         " c.token_count, c.page, array_to_string(c.heading_path, ' > ') AS heading_path, c.char_start, c.char_end,"

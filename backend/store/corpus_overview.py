@@ -4,27 +4,29 @@ from __future__ import annotations
 import pyarrow as pa
 
 from backend.store.documents import STATUS_SQL
-from backend.store.rows import Con, dicts
+from backend.store.rows import Con, Scope, dicts, scope_condition
 
 
-def _collection_filter(collection: str | None, keyword: str) -> tuple[str, list]:
-    """`<keyword> col.name = ?` for one collection, nothing for all."""
-    return (f"{keyword} col.name = ?", [collection]) if collection else ("", [])
+def _collection_filter(collection: Scope, keyword: str) -> tuple[str, list]:
+    """`<keyword> <scope condition>` for a collection scope, nothing for every collection."""
+    condition, params = scope_condition(collection)
+    return (f"{keyword} {condition}", params) if condition else ("", [])
 
 
-def breakdown(con: Con) -> list[dict]:
+def breakdown(con: Con, collections: Scope = None) -> list[dict]:
     """Active documents, chunks and tokens per collection and MIME type."""
+    where, params = _collection_filter(collections, "AND")
     return dicts(con.execute(
         "SELECT col.name AS collection, d.mime_type, count(*) AS documents, coalesce(sum(s.chunks), 0) AS chunks,"
         " coalesce(sum(s.tokens), 0) AS tokens FROM documents d JOIN collections col ON col.id = d.collection_id"
         " LEFT JOIN (SELECT document_id, count(*) AS chunks, sum(token_count) AS tokens FROM chunks GROUP BY 1) s"
-        " ON s.document_id = d.id WHERE d.status = 'active' GROUP BY 1, 2 ORDER BY 1, 3 DESC"))
+        f" ON s.document_id = d.id WHERE d.status = 'active' {where} GROUP BY 1, 2 ORDER BY 1, 3 DESC", params))
 
 
-def chunk_length_histogram(con: Con, collection: str | None, bin_width: int, target: int) -> tuple[list[tuple], tuple]:
+def chunk_length_histogram(con: Con, collection: Scope, bin_width: int, target: int) -> tuple[list[tuple], tuple]:
     """Chunk token counts binned in SQL, and (chunks, mean, p50, p95, longest, chunks over `target`)."""
     where, params = _collection_filter(collection, "WHERE")
-    join = " JOIN collections col ON col.id = c.collection_id" if collection else ""
+    join = " JOIN collections col ON col.id = c.collection_id" if where else ""
     bins = con.execute(
         f"SELECT (token_count // ?) * ? AS bin, count(*) FROM chunks c{join} {where} GROUP BY 1 ORDER BY 1",
         [bin_width, bin_width] + params).fetchall()
@@ -35,7 +37,7 @@ def chunk_length_histogram(con: Con, collection: str | None, bin_width: int, tar
     return bins, summary
 
 
-def near_duplicate_edges(con: Con, collection: str | None = None) -> list[tuple]:
+def near_duplicate_edges(con: Con, collection: Scope = None) -> list[tuple]:
     """(path, document id or None when skipped, document it matched, similarity) for every near-duplicate ingest
     recorded, oldest first."""
     where, params = _collection_filter(collection, "AND")
@@ -57,7 +59,7 @@ def titles_sources_statuses(con: Con, document_ids) -> dict[int, tuple[int, str,
     }
 
 
-def embedding_sample(con: Con, collection: str | None, limit: int) -> tuple[int, pa.Table | None]:
+def embedding_sample(con: Con, collection: Scope, limit: int) -> tuple[int, pa.Table | None]:
     """Chunks in scope, and up to `limit` of them with title, collection, tokens, preview and stored embedding."""
     where, params = _collection_filter(collection, "WHERE")
     base = f"FROM chunks c JOIN documents d ON d.id = c.document_id JOIN collections col ON col.id = c.collection_id {where}"

@@ -8,7 +8,7 @@ from typing import Sequence
 import pyarrow as pa
 
 from backend.store.documents import STATUS_SQL
-from backend.store.rows import Con, dicts
+from backend.store.rows import Con, Scope, dicts, scope_condition
 
 _FROM = "documents d JOIN collections col ON col.id = d.collection_id"
 # Per-document chunk and token counts, joined only when the sort needs them (otherwise counted for one page).
@@ -26,15 +26,16 @@ def _like(text: str) -> str:
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
-def table_where(collection: str | None = None, search: str = "", mime_types: Sequence[str] = (),
+def table_where(collection: Scope = None, search: str = "", mime_types: Sequence[str] = (),
                 statuses: Sequence[str] = (), updated_from: date | None = None,
                 updated_to: date | None = None) -> tuple[str, list]:
     """The WHERE clause and parameters of the table's filters; no statuses means all but deleted."""
     clauses: list[str] = []
     params: list = []
-    if collection:
-        clauses.append("col.name = ?")
-        params.append(collection)
+    scope, scope_params = scope_condition(collection)
+    if scope:
+        clauses.append(scope)
+        params += scope_params
     if search.strip():
         clauses.append("(d.title ILIKE ? ESCAPE '\\' OR d.source ILIKE ? ESCAPE '\\')")
         params += [_like(search.strip())] * 2
@@ -88,9 +89,10 @@ def page_rows(con: Con, filters: dict, order_by: str, descending: bool, limit: i
     return rows
 
 
-def facets(con: Con, collection: str | None = None) -> dict:
-    """Types and statuses with counts, and the range of update dates, of one collection or all."""
-    where, params = ("col.name = ?", [collection]) if collection else ("TRUE", [])
+def facets(con: Con, collection: Scope = None) -> dict:
+    """Types and statuses with counts, and the range of update dates, of a collection scope."""
+    condition, params = scope_condition(collection)
+    where = condition or "TRUE"
     types = con.execute(
         f"SELECT d.mime_type, count(*) FROM {_FROM} WHERE {where} AND d.status <> 'deleted'"
         " GROUP BY 1 ORDER BY 2 DESC, 1", params).fetchall()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -23,6 +23,23 @@ def parse_json(value) -> Any:
     if value is None:
         return None
     return json.loads(value) if isinstance(value, str) else value
+
+
+# A collection scope: one collection's name, the names a caller may read, or None for every collection.
+Scope = str | Sequence[str] | None
+
+
+def scope_condition(scope: Scope, column: str = "col.name") -> tuple[str | None, list]:
+    """The SQL condition (None: no condition) and parameters that keep rows inside a collection scope.
+
+    An empty list is a caller who may read no collection: it matches nothing. "" means every collection,
+    like None (the pages' "All collections").
+    """
+    if scope is None or scope == "":
+        return None, []
+    if isinstance(scope, str):
+        return f"{column} = ?", [scope]
+    return f"{column} IN (SELECT unnest(?::VARCHAR[]))", [list(scope)]
 
 
 @contextmanager
