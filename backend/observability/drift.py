@@ -20,6 +20,7 @@ from scipy.stats import chi2_contingency, ks_2samp
 
 from backend.observability.conventions import REQUEST_SPAN, utc_now
 from backend.observability.queries import feedback_by_trace
+from backend.store.rows import Scope, scope_condition
 
 N_BINS = 10  # reference-quantile bins for numeric signals
 N_CLUSTERS = 8  # k-means clusters of reference queries for the embedding PSI
@@ -185,12 +186,13 @@ class DriftReport:
 TRACE_COLUMNS = "trace_id, start_time, question, answer, top_score, mean_score, no_answer, pii_hits, status"
 
 
-def load_traces(store, start: datetime, end: datetime, collection: str | None = None) -> pd.DataFrame:
+def load_traces(store, start: datetime, end: datetime, collection: Scope = None) -> pd.DataFrame:
     sql = f"SELECT {TRACE_COLUMNS} FROM traces WHERE start_time >= ? AND start_time < ? AND name = ?"
     params: list = [start, end, REQUEST_SPAN]
-    if collection:
-        sql += " AND collection = ?"
-        params.append(collection)
+    condition, scope_params = scope_condition(collection, "collection")
+    if condition:
+        sql += f" AND {condition}"
+        params += scope_params
     df = store.query_df(sql + " ORDER BY start_time", params)
     feedback = feedback_by_trace(store, days=None, collection=collection)
     return df.merge(feedback[["trace_id", "score"]].rename(columns={"score": "feedback"}), on="trace_id", how="left")
@@ -204,13 +206,14 @@ def time_windows(settings, now: datetime | None = None) -> tuple[tuple[datetime,
 
 
 def count_windows(store, current_n: int, reference_n: int,
-                  collection: str | None = None) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
+                  collection: Scope = None) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
     """(reference, current) windows holding the last `current_n` requests and the `reference_n` before them."""
     sql = "SELECT start_time FROM traces WHERE name = ?"
     params: list = [REQUEST_SPAN]
-    if collection:
-        sql += " AND collection = ?"
-        params.append(collection)
+    condition, scope_params = scope_condition(collection, "collection")
+    if condition:
+        sql += f" AND {condition}"
+        params += scope_params
     times = [r[0] for r in store.query(sql + " ORDER BY start_time DESC LIMIT ?", params + [current_n + reference_n])]
     if len(times) <= current_n:
         now = utc_now()
@@ -369,7 +372,7 @@ def emerging_topics(reference: pd.DataFrame, ref_e: np.ndarray, current: pd.Data
     return topics[:limit]
 
 
-def drift_report(store, settings, embedder=None, collection: str | None = None,
+def drift_report(store, settings, embedder=None, collection: Scope = None,
                  current_n: int | None = None, reference_n: int | None = None, now: datetime | None = None) -> DriftReport:
     """Drift of the current window against the reference: by time (settings) or, with `current_n`, by count."""
     if current_n:

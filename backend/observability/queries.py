@@ -17,26 +17,30 @@ from backend.observability.conventions import (
     stage_order,
     utc_now,
 )
+from backend.store.rows import Scope, scope_condition
 
 
 def _since(days: float) -> datetime:
     return utc_now() - timedelta(days=days)
 
 
-def _where(days: float | None, collection: str | None, alias: str = "t") -> tuple[str, list]:
+def _where(days: float | None, collection: Scope, alias: str = "t") -> tuple[str, list]:
+    """The window and the collection scope: one collection, the collections a caller may read (a list,
+    from `platform.corpus.scope`), or None for every collection."""
     clauses: list[str] = ["TRUE"]
     params: list[Any] = []
     if days is not None:
         clauses.append(f"{alias}.start_time >= ?")
         params.append(_since(days))
-    if collection:
-        clauses.append(f"{alias}.collection = ?")
-        params.append(collection)
+    condition, scope_params = scope_condition(collection, f"{alias}.collection")
+    if condition:
+        clauses.append(condition)
+        params += scope_params
     return " AND ".join(clauses), params
 
 
 # --- what the economics pages read ------------------------------------------------------------
-def stage_latency_summary(store, days: int = 7, collection: str | None = None) -> pd.DataFrame:
+def stage_latency_summary(store, days: int = 7, collection: Scope = None) -> pd.DataFrame:
     """Per stage (child spans of requests): count, p50_ms, p95_ms, p99_ms, in pipeline order."""
     where, params = _where(days, collection)
     df = store.query_df(
@@ -61,7 +65,7 @@ REQUEST_MEANS = (
 )
 
 
-def request_token_summary(store, days: int = 7, collection: str | None = None) -> dict[str, float]:
+def request_token_summary(store, days: int = 7, collection: Scope = None) -> dict[str, float]:
     """requests, tokens_in_mean, tokens_out_mean, cost_mean_usd, cache_hit_rate (0.0 when no requests)."""
     where, params = _where(days, collection)
     row = store.query_dicts(f"SELECT {REQUEST_MEANS} FROM traces t WHERE {where}", params)[0]
@@ -69,16 +73,17 @@ def request_token_summary(store, days: int = 7, collection: str | None = None) -
 
 
 # --- operations dashboard ------------------------------------------------------------------------
-def trace_collections(store) -> list[str]:
-    """Collections that have traces or rollups, for the dashboards' filter."""
+def trace_collections(store, collections: Scope = None) -> list[str]:
+    """Collections (within the caller's scope) that have traces or rollups, for the dashboards' filter."""
+    condition, params = scope_condition(collections, "collection")
     rows = store.query(
         "SELECT DISTINCT collection FROM (SELECT collection FROM traces UNION SELECT collection FROM trace_daily)"
-        " WHERE collection IS NOT NULL ORDER BY 1"
+        f" WHERE collection IS NOT NULL AND {condition or 'TRUE'} ORDER BY 1", params
     )
     return [r[0] for r in rows]
 
 
-def operations_summary(store, days: int = 7, collection: str | None = None) -> dict[str, Any]:
+def operations_summary(store, days: int = 7, collection: Scope = None) -> dict[str, Any]:
     """Headline figures of a window: volume, latency percentiles, tokens, cost, cache savings, rates, feedback."""
     where, params = _where(days, collection)
     row = store.query_dicts(
@@ -103,7 +108,7 @@ def operations_summary(store, days: int = 7, collection: str | None = None) -> d
     return out
 
 
-def requests_over_time(store, days: int = 7, collection: str | None = None, bucket: str = "auto") -> pd.DataFrame:
+def requests_over_time(store, days: int = 7, collection: Scope = None, bucket: str = "auto") -> pd.DataFrame:
     """Per time bucket: requests, errors, cache hits, p50/p95/p99 ms, tokens and cost.
 
     Days already rolled up by retention come from `trace_daily` (day buckets only).
@@ -122,9 +127,10 @@ def requests_over_time(store, days: int = 7, collection: str | None = None, buck
     if bucket == "day":
         rwhere: list[str] = ["day >= ?"]
         rparams: list[Any] = [_since(days).date()]
-        if collection:
-            rwhere.append("collection = ?")
-            rparams.append(collection)
+        condition, scope_params = scope_condition(collection, "collection")
+        if condition:
+            rwhere.append(condition)
+            rparams += scope_params
         rolled = store.query_df(
             "SELECT CAST(day AS TIMESTAMP) AS bucket, sum(requests) AS requests, sum(errors) AS errors,"
             " sum(cache_hits) AS cache_hits, max(p50_ms) AS p50_ms, max(p95_ms) AS p95_ms, max(p99_ms) AS p99_ms,"
@@ -150,7 +156,7 @@ def _bucket_for(store, where: str, params: list) -> str:
     return "hour" if span <= timedelta(days=3) else "day"
 
 
-def request_metrics(store, days: int = 7, collection: str | None = None, limit: int = 5000) -> pd.DataFrame:
+def request_metrics(store, days: int = 7, collection: Scope = None, limit: int = 5000) -> pd.DataFrame:
     """One row per request (newest first): start_time, duration_ms, tokens, cost, cache hit, status."""
     where, params = _where(days, collection)
     return store.query_df(
@@ -167,7 +173,7 @@ def _has_table(store, name: str) -> bool:
     return bool(store.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
 
 
-def feedback_summary(store, days: int = 7, collection: str | None = None) -> dict[str, Any]:
+def feedback_summary(store, days: int = 7, collection: Scope = None) -> dict[str, Any]:
     """feedback_count and feedback_score (share of positive ratings, 0..1; None without feedback)."""
     df = feedback_by_trace(store, days, collection)
     if df.empty:
@@ -175,7 +181,7 @@ def feedback_summary(store, days: int = 7, collection: str | None = None) -> dic
     return {"feedback_count": int(len(df)), "feedback_score": float(df["score"].mean())}
 
 
-def feedback_by_trace(store, days: float | None = 7, collection: str | None = None) -> pd.DataFrame:
+def feedback_by_trace(store, days: float | None = 7, collection: Scope = None) -> pd.DataFrame:
     """Ratings joined to their requests (010_chat's feedback.trace_id): trace_id, start_time, score 0..1."""
     empty = pd.DataFrame({"trace_id": pd.Series(dtype=str), "start_time": pd.Series(dtype="datetime64[us]"),
                           "score": pd.Series(dtype=float)})
@@ -190,15 +196,16 @@ def feedback_by_trace(store, days: float | None = 7, collection: str | None = No
     )
 
 
-def cache_savings_usd(store, days: int = 7, collection: str | None = None) -> float | None:
+def cache_savings_usd(store, days: int = 7, collection: Scope = None) -> float | None:
     """Money the answer cache saved, as recorded by the cache (010_chat's cache_events); None without it."""
     if not _has_table(store, "cache_events"):
         return None
     clauses: list[str] = ["created_at >= ?"]
     params: list[Any] = [_since(days)]
-    if collection:
-        clauses.append("collection = ?")
-        params.append(collection)
+    condition, scope_params = scope_condition(collection, "collection")
+    if condition:
+        clauses.append(condition)
+        params += scope_params
     return store.scalar(f"SELECT sum(cost_saved_usd) FROM cache_events WHERE {' AND '.join(clauses)}", params)
 
 
@@ -210,18 +217,21 @@ def find_traces(
     text: str | None = None,
     min_ms: float | None = None,
     status: str | None = None,
-    collection: str | None = None,
+    collection: Scope = None,
     limit: int = 200,
 ) -> pd.DataFrame:
-    """Traces newest first, filtered by time (UTC), question/answer text, latency, status, collection."""
+    """Traces newest first, filtered by time (UTC), question/answer text, latency, status, collection scope."""
     clauses, params = ["TRUE"], []
     for clause, value in (
-        ("start_time >= ?", since), ("start_time <= ?", until), ("duration_ms >= ?", min_ms),
-        ("status = ?", status), ("collection = ?", collection),
+        ("start_time >= ?", since), ("start_time <= ?", until), ("duration_ms >= ?", min_ms), ("status = ?", status),
     ):
         if value not in (None, ""):
             clauses.append(clause)
             params.append(value)
+    condition, scope_params = scope_condition(collection, "collection")
+    if condition:
+        clauses.append(condition)
+        params += scope_params
     if text:
         clauses.append("(question ILIKE ? OR answer ILIKE ? OR trace_id = ?)")
         params += [f"%{text}%", f"%{text}%", text.strip()]
@@ -260,9 +270,12 @@ def trace_spans(store, trace_id: str) -> pd.DataFrame:
     return df
 
 
-def get_trace(store, trace_id: str) -> dict[str, Any] | None:
-    """One request: its trace row, its spans (DataFrame) and the chunks retrieved for it."""
+def get_trace(store, trace_id: str, collections: Scope = None) -> dict[str, Any] | None:
+    """One request: its trace row, its spans (DataFrame) and the chunks retrieved for it; None when it does
+    not exist or lies outside the caller's collection scope (a trace of a collection nobody names is system's)."""
     rows = store.query_dicts("SELECT * FROM traces WHERE trace_id = ?", [trace_id])
+    if collections is not None and (not rows or not _in_scope(rows[0].get("collection"), collections)):
+        return None
     spans = trace_spans(store, trace_id)
     if not rows and spans.empty:
         return None
@@ -278,12 +291,19 @@ def get_trace(store, trace_id: str) -> dict[str, Any] | None:
     return {"trace": trace, "spans": spans, "documents": documents}
 
 
-def recent_traces(store, limit: int = 20) -> list[dict[str, Any]]:
-    """The newest traces, each with its spans (name, duration_ms, status, attributes): `traces list`."""
+def _in_scope(collection: str | None, collections: Scope) -> bool:
+    if collections is None or collections == "":
+        return True
+    return collection == collections if isinstance(collections, str) else collection in collections
+
+
+def recent_traces(store, limit: int = 20, collections: Scope = None) -> list[dict[str, Any]]:
+    """The newest traces (within a collection scope), each with its spans: `traces list`."""
+    condition, params = scope_condition(collections, "collection")
     rows = store.query_dicts(
         "SELECT trace_id, name, start_time, duration_ms, status, collection, question"
-        " FROM traces ORDER BY start_time DESC LIMIT ?",
-        [int(limit)],
+        f" FROM traces WHERE {condition or 'TRUE'} ORDER BY start_time DESC LIMIT ?",
+        params + [int(limit)],
     )
     for row in rows:
         spans = trace_spans(store, row["trace_id"])

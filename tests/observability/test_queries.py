@@ -105,3 +105,30 @@ def test_feedback_score_joins_ratings_to_their_traces(store, traced):
     summary = queries.operations_summary(store, days=7, collection="demo")
     assert summary["feedback_count"] == 3 and summary["feedback_score"] == pytest.approx(2 / 3)
     assert queries.operations_summary(store, days=7, collection="other")["feedback_count"] == 0
+
+
+def test_every_trace_read_keeps_inside_a_collection_scope(tracer, store):
+    """Dashboards read traces through a collection scope (platform.corpus.scope gives a caller's readable
+    collections): another tenant's requests never appear, and an empty scope reads nothing."""
+    from backend.observability import drift
+
+    ours = [scripted_request(tracer, f"our question {i}", collection="acme-docs") for i in range(3)]
+    theirs = scripted_request(tracer, "their secret question", collection="globex-docs")
+    tracer.flush()
+    mine = ["acme-docs"]
+    assert queries.trace_collections(store) == ["acme-docs", "globex-docs"]
+    assert queries.trace_collections(store, mine) == ["acme-docs"]
+    assert queries.request_token_summary(store, 7, mine)["requests"] == 3
+    assert queries.request_token_summary(store, 7, [])["requests"] == 0
+    assert queries.operations_summary(store, 7, mine)["requests"] == 3
+    assert int(queries.requests_over_time(store, 7, mine)["requests"].sum()) == 3
+    assert set(queries.request_metrics(store, 7, mine)["trace_id"]) == set(ours)
+    assert set(queries.stage_latency_summary(store, 7, mine)["count"]) == {3}
+    found = queries.find_traces(store, text="question", collection=mine)
+    assert set(found["trace_id"]) == set(ours) and theirs not in set(found["trace_id"])
+    assert queries.get_trace(store, theirs, mine) is None and queries.get_trace(store, theirs) is not None
+    assert queries.get_trace(store, ours[0], mine)["trace"]["collection"] == "acme-docs"
+    assert {t["collection"] for t in queries.recent_traces(store, 10, mine)} == {"acme-docs"}
+    start, end = utc_now() - timedelta(days=1), utc_now() + timedelta(minutes=1)
+    loaded = drift.load_traces(store, start, end, mine)
+    assert set(loaded["trace_id"]) == set(ours) and "their secret question" not in set(loaded["question"])
