@@ -9,6 +9,7 @@ from backend.models import GroundworkError
 from backend.observability.conventions import STAGE_LABELS
 from components.citation_card import citation_cards
 from components.platform import get_platform
+from components.safe_markdown import safe_markdown
 
 
 @st.cache_resource(show_spinner="Loading the answer pipeline…")
@@ -25,11 +26,6 @@ def get_chat() -> ChatService:
     """The platform's one chat service, warmed once per process (the platform is shared by every session)."""
     platform = get_platform()
     return _warm_chat(id(platform), platform)
-
-
-def markdown_safe(text: str) -> str:
-    """Answer text for st.markdown: '$' would start LaTeX and '~~' strike text through."""
-    return text.replace("$", "\\$").replace("~", "\\~")
 
 
 def _fmt_ms(value: float) -> str:
@@ -74,7 +70,7 @@ def feedback(message_id: int, existing: dict | None = None) -> None:
 
 def render_answer(answer: dict, existing_feedback: dict | None = None) -> None:
     """One assistant turn from its stored dict: nothing is recomputed."""
-    st.markdown(markdown_safe(answer["text"]))
+    st.markdown(safe_markdown(answer["text"]))
     for notice in answer.get("notices") or []:
         st.caption(f":material/info: {notice}")
     if not answer.get("found", True):

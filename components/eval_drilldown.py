@@ -5,20 +5,21 @@ import pandas as pd
 import streamlit as st
 
 from components.eval_common import CLASS_LABELS, fmt, label
+from components.safe_markdown import safe_markdown
 
 
 def question_drilldown(detail: dict) -> None:
     cls = detail.get("failure_class") or "ok"
     icon = ":material/check_circle:" if cls == "ok" else ":material/error:"
-    st.markdown(f"#### {detail['question']}")
+    st.markdown(f"#### {safe_markdown(detail['question'])}")
     st.markdown(f"{icon} **{CLASS_LABELS.get(cls, cls)}** — {detail.get('failure_reason') or ''}")
     left, right = st.columns(2)
     with left:
         st.markdown("**Answer**")
-        st.markdown(detail.get("answer") or "_no answer_")
+        st.markdown(safe_markdown(detail.get("answer") or "") or "_no answer_")
     with right:
         st.markdown("**Reference answer**")
-        st.markdown(detail.get("reference_answer") or "_none in the gold set_")
+        st.markdown(safe_markdown(detail.get("reference_answer") or "") or "_none in the gold set_")
     scores = {name: value for name, value in detail["metrics"].items()}
     extra = {"latency_ms": detail.get("latency_ms"), "tokens": (detail.get("tokens_in") or 0) + (detail.get("tokens_out") or 0),
              "cost_usd": detail.get("cost_usd"), "gold_rank": detail.get("gold_rank")}

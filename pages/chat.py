@@ -2,7 +2,8 @@
 import streamlit as st
 
 from backend.models import GroundworkError
-from components.chat_turn import get_chat, markdown_safe, render_answer
+from components.chat_turn import get_chat, render_answer
+from components.safe_markdown import safe_markdown, safe_stream
 
 VISIBLE_TURNS = 12  # older turns stay behind a toggle, so a long conversation does not slow every rerun
 GENERATORS = {
@@ -80,7 +81,7 @@ if hidden and not st.toggle(f"Show {hidden} earlier turn{'s' if hidden != 1 else
     turns = turns[hidden:]
 for turn in turns:
     with st.chat_message("user"):
-        st.markdown(markdown_safe(turn["question"]))
+        st.markdown(safe_markdown(turn["question"]))
     with st.chat_message("assistant"):
         render_answer(turn["answer"], chat["feedback"].get(turn["answer"].get("message_id")))
 
@@ -90,16 +91,16 @@ if question is not None:
         stream = rag.ask_stream(question, collection, chat["conversation_id"], mode=mode, k=k, generator=generator)
     except GroundworkError as exc:  # bad input or an unusable generator: say so, store nothing
         with st.chat_message("user"):
-            st.markdown(markdown_safe(question[:300] + ("…" if len(question) > 300 else "")))
+            st.markdown(safe_markdown(question[:300] + ("…" if len(question) > 300 else "")))
         with st.chat_message("assistant"):
             st.error(str(exc), icon=":material/error:")
         st.stop()
     shown_question = rag.redact(question)
     with st.chat_message("user"):
-        st.markdown(markdown_safe(shown_question))
+        st.markdown(safe_markdown(shown_question))
     with st.chat_message("assistant"):
         try:
-            st.write_stream(stream)
+            st.write_stream(safe_stream(stream))
         except GroundworkError as exc:
             st.error(str(exc), icon=":material/error:")
             st.stop()

@@ -8,6 +8,7 @@ from components.eval_charts import diff_figure, failure_figure, metric_bars_figu
 from components.eval_common import COST_AXES, empty_state, fmt, label, pick_run, run_option
 from components.eval_drilldown import question_drilldown
 from components.platform import get_platform
+from components.safe_markdown import safe_markdown
 
 st.title("Evaluation leaderboard")
 st.caption("Which RAG configuration answers the gold questions best, at what latency and cost, and why the "
@@ -127,4 +128,4 @@ with failure_tab:
         if report["examples"][name]:
             st.markdown(f"**{LABELS[name]}** — {counts[name]} question(s), for example:")
             for example in report["examples"][name]:
-                st.markdown(f"- `{example['item_id']}` {example['question']}  \n  _{example['failure_reason']}_")
+                st.markdown(f"- `{example['item_id']}` {safe_markdown(example['question'])}  \n  _{example['failure_reason']}_")

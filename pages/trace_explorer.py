@@ -6,6 +6,7 @@ import streamlit as st
 from backend.observability import queries
 from backend.observability.conventions import utc_now
 from components.obs_common import RANGES, collection_select, ms, operator_page, usd
+from components.safe_markdown import safe_markdown
 from components.trace_waterfall import span_table, waterfall_figure
 
 platform = operator_page(
@@ -95,10 +96,10 @@ else:
 left, right = st.columns(2)
 with left:
     st.markdown("**Question** (as stored: redacted)")
-    st.markdown(f"> {trace.get('question') or '–'}")
+    st.markdown(f"> {safe_markdown(trace.get('question') or '–')}")
 with right:
     st.markdown("**Answer** (redacted)")
-    st.markdown(trace.get("answer") or "–")
+    st.markdown(safe_markdown(trace.get("answer") or "–"))
 
 st.markdown("**Retrieved chunks**")
 documents = detail["documents"]
@@ -111,4 +112,4 @@ else:
         chunk = chunks.get(int(document["id"])) if str(document.get("id", "")).isdigit() else None
         title = chunk.title if chunk else f"chunk {document.get('id')}"
         with st.expander(f"{rank}. {title} · score {float(document.get('score') or 0):.4f}"):
-            st.write(chunk.text if chunk else document.get("content") or "This chunk is no longer in the collection.")
+            st.markdown(safe_markdown(chunk.text if chunk else document.get("content") or "This chunk is no longer in the collection."))
