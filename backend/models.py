@@ -10,7 +10,16 @@ class GroundworkError(Exception):
 
 
 class InputError(GroundworkError):
-    """Bad input from a user: a file, a field, a question. The message names the file or field."""
+    """Bad input from a user: a file, a field, a question. The message names the file or field (and `field`,
+    when the raiser knows it, names it for a program: the HTTP API's error body)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(InputError):
+    """An unknown collection, document or conversation, or one the caller may not read (the same to it): HTTP 404."""
 
 
 class StoreLockedError(GroundworkError):

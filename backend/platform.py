@@ -5,6 +5,7 @@ import threading
 from typing import Any
 
 from backend.corpus.service import CorpusService
+from backend.gateway.service import Gateway
 from backend.retrieval.indexes import IndexRegistry
 from backend.retrieval.retriever import Retriever
 from backend.settings import Settings, get_settings
@@ -38,9 +39,11 @@ class Platform:
                 ingest_run_store.mark_interrupted_runs(cur)  # this process owns the file now: a 'running' run died with it
                 repair_sequences(cur)
             self.indexes = IndexRegistry(self.store, self.settings.index_dir)
+            self.gateway = Gateway(self.store, self.settings)
         else:
             self.store = _parent.store
             self.indexes = _parent.indexes
+            self.gateway = _parent.gateway  # one limiter and one set of accounts per process, whatever the variant
         self.corpus = CorpusService(self.store, self.settings, self.indexes, self)
         self.retriever = Retriever(self.store, self.settings, self.corpus, lambda: self.embedder)
 

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic.json_schema import JsonDict
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -119,6 +119,17 @@ class Settings(BaseSettings):
     pricing_catalog: Path = Field(PROJECT_ROOT / "data" / "pricing.yaml", description="Pricing catalog (YAML) used by the cost explorer, planner and wizard.")
     llm_price_in_per_m: float = Field(2.50, description="Price per 1M input tokens used for cost per request.")
     llm_price_out_per_m: float = Field(10.0, description="Price per 1M output tokens used for cost per request.")
+
+    # --- gateway -------------------------------------------------------------------------
+    # SecretStr: the value never shows in a repr, a log line or model_dump_json (derived platforms key on that).
+    admin_password: SecretStr = Field(SecretStr(""), description="Password given to the `admin` account on first start (at least 12 characters); empty = a one-time secret is generated and printed once. There is no default password.")
+    session_hours: float = Field(12.0, gt=0, description="Hours a sign-in session lasts before the user signs in again.")
+    sign_in_max_failures: int = Field(5, ge=1, description="Failed sign-ins per account within sign_in_window_minutes after which that account's sign-in is refused until the window passes.")
+    sign_in_max_failures_per_address: int = Field(20, ge=1, description="Failed sign-ins from one client address (any accounts) within sign_in_window_minutes after which that address is refused.")
+    sign_in_window_minutes: float = Field(15.0, gt=0, description="Window of the sign-in throttle, in minutes.")
+    rate_limit_per_minute: int = Field(120, ge=1, description="Requests per minute allowed per API key and per user (each counted on its own).")
+    route_limit_per_minute: int = Field(600, ge=1, description="Requests per minute allowed per route, all callers together.")
+    rate_limit_storage: str = Field("memory://", description="Storage URI of the rate limiter (`limits` package): `memory://` in this process, or e.g. `redis://host:6379` shared by several.")
 
     # --- app -----------------------------------------------------------------------------
     upload_max_mb: int = Field(200, description="Largest upload accepted by the corpus browser, in MB (also in .streamlit/config.toml).")

@@ -66,8 +66,8 @@ def confirm_delete_document(platform, document_id: int, title: str, chunks: int)
 
 
 @st.dialog("Move document", on_dismiss=_forget)
-def confirm_move_document(platform, document_id: int, title: str, current: str) -> None:
-    others = [name for name in platform.corpus.collection_names() if name != current]
+def confirm_move_document(platform, document_id: int, title: str, current: str, ctx=None) -> None:
+    others = [name for name in platform.corpus.collection_names(ctx) if name != current]
     st.markdown(f"Move **{title}** out of **{current}**. Its chunks keep their embeddings; nothing is re-embedded.")
     choice = st.radio("Into", ["An existing collection", "A new collection"] if others else ["A new collection"],
                       horizontal=True, key="move_target_kind")

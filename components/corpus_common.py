@@ -14,9 +14,10 @@ STATUS_COLOURS = {"superseded": "orange", "deleted": "red", "current": "green", 
 
 
 def collection_picker(platform, key: str, label: str = "Collection", include_all: bool = True,
-                      container=st) -> str | None:
-    """A collection name, or None for 'all collections' (when offered); stops the page when there are none."""
-    names = platform.corpus.collection_names()
+                      container=st, ctx=None) -> str | None:
+    """A collection name the caller (`ctx`) may read, or None for 'all collections' (when offered); stops the page
+    when there are none."""
+    names = platform.corpus.collection_names(ctx)
     if not names:
         st.info("Nothing is indexed yet. Upload files on the **Upload** page, or run "
                 "`python -m backend ingest PATH --collection NAME`.", icon=":material/upload_file:")

@@ -6,6 +6,7 @@ import html
 import pandas as pd
 import streamlit as st
 
+from backend.context import RequestContext
 from backend.corpus.document_detail import (
     DocumentDetail,
     VersionDiff,
@@ -18,6 +19,7 @@ from backend.corpus.labels import TEXT_PIECES, type_label
 from backend.corpus.privacy import PiiMasker, PiiReport, pii_report
 from backend.corpus.upload import describe
 from backend.models import GroundworkError
+from components.auth import scope_key
 from components.corpus_actions import ask, asked, close_document, confirm_delete_document, confirm_move_document
 from components.corpus_common import code_height, flash, human_bytes, status_badge, text_block
 
@@ -25,32 +27,36 @@ VIEWS = ["Preview", "Chunks", "Versions", "Personal data", "Metadata"]
 ENTITY_COLOURS = "#f8d7da"
 
 
+# Each cached read is keyed by the caller's scope (scope_key(ctx)) as well as the document: a result cached for one
+# caller is never served to another who may not read that document (and the read itself takes the context).
 @st.cache_data(show_spinner="Looking for personal data…", max_entries=64)
-def _pii(_platform, document_id: int, content_hash: str) -> PiiReport:
+def _pii(_platform, document_id: int, content_hash: str, scope: tuple, _ctx: RequestContext) -> PiiReport:
     # keyed by the content hash: a new version is analysed again, the same one never twice
-    return pii_report(_platform.settings, _platform.corpus.document(document_id).text)
+    return pii_report(_platform.settings, _platform.corpus.document(document_id, _ctx).text)
 
 
 @st.cache_data(show_spinner="Masking personal data…", max_entries=64)
-def _masked_preview(_platform, document_id: int, content_hash: str) -> tuple[list[tuple[str, str]], bool]:
+def _masked_preview(_platform, document_id: int, content_hash: str, scope: tuple,
+                    _ctx: RequestContext) -> tuple[list[tuple[str, str]], bool]:
     # personal data is masked on screen (issue 4): found once per document version, not on every rerun
-    doc = _platform.corpus.document(document_id)
+    doc = _platform.corpus.document(document_id, _ctx)
     return preview_sections(doc, masker=PiiMasker(_platform.settings, doc.text))
 
 
 @st.cache_data(show_spinner="Masking personal data…", max_entries=64)
-def _masked_chunks(_platform, document_id: int, content_hash: str) -> list[dict]:
-    return chunk_rows(_platform, document_id)
+def _masked_chunks(_platform, document_id: int, content_hash: str, scope: tuple, _ctx: RequestContext) -> list[dict]:
+    return chunk_rows(_platform, document_id, ctx=_ctx)
 
 
 @st.cache_data(show_spinner="Masking personal data…", max_entries=64)
-def _masked_diff(_platform, document_id: int, old: int, new: int) -> VersionDiff:
-    return version_diff(_platform, document_id, old, new)  # stored versions never change
+def _masked_diff(_platform, document_id: int, old: int, new: int, scope: tuple, _ctx: RequestContext) -> VersionDiff:
+    return version_diff(_platform, document_id, old, new, ctx=_ctx)  # stored versions never change
 
 
-def render_document(platform, document_id: int) -> None:
+def render_document(platform, document_id: int, ctx: RequestContext, can_change: bool = True) -> None:
+    """The opened document, read as `ctx` may; `can_change` False (a read-only role) hides re-ingest, move, delete."""
     try:
-        detail = document_detail(platform, document_id)
+        detail = document_detail(platform, document_id, ctx)
     except GroundworkError as exc:
         st.warning(f"{exc}. It may have been deleted in another session.")
         close_document()
@@ -72,21 +78,25 @@ def render_document(platform, document_id: int) -> None:
         tiles[4].metric("Updated", f"{doc.updated_at:%Y-%m-%d}" if doc.updated_at else "—",
                         help=f"{doc.updated_at:%Y-%m-%d %H:%M:%S}; first ingested {doc.created_at:%Y-%m-%d %H:%M}"
                         if doc.updated_at and doc.created_at else None)
-        _actions(platform, detail)
+        if can_change:
+            _actions(platform, detail, ctx)
+        elif st.button("Close", icon=":material/close:", key="doc_close"):
+            close_document()
+            st.rerun()
         view = st.segmented_control("Show", VIEWS, default="Preview", key="view", bind="query-params") or "Preview"
         if view == "Preview":
-            _preview(platform, doc)
+            _preview(platform, doc, ctx)
         elif view == "Chunks":
-            _chunks(platform, doc)
+            _chunks(platform, doc, ctx)
         elif view == "Versions":
-            _versions(platform, detail)
+            _versions(platform, detail, ctx)
         elif view == "Personal data":
-            _pii_view(platform, detail)
+            _pii_view(platform, detail, ctx)
         else:
             _metadata(detail)
 
 
-def _actions(platform, detail: DocumentDetail) -> None:
+def _actions(platform, detail: DocumentDetail, ctx: RequestContext) -> None:
     doc = detail.document
     buttons = st.columns(4)
     deleted = doc.status == "deleted"
@@ -106,7 +116,7 @@ def _actions(platform, detail: DocumentDetail) -> None:
     if buttons[2].button("Delete…", icon=":material/delete:", disabled=deleted, key="doc_delete"):
         ask("delete", doc.id)
     if asked("move", doc.id):
-        confirm_move_document(platform, doc.id, doc.title, doc.collection)
+        confirm_move_document(platform, doc.id, doc.title, doc.collection, ctx)
     elif asked("delete", doc.id):
         confirm_delete_document(platform, doc.id, doc.title, detail.chunks)
     if buttons[3].button("Close", icon=":material/close:", key="doc_close"):
@@ -114,8 +124,8 @@ def _actions(platform, detail: DocumentDetail) -> None:
         st.rerun()
 
 
-def _preview(platform, doc) -> None:
-    sections, cut = _masked_preview(platform, doc.id, doc.content_hash)
+def _preview(platform, doc, ctx: RequestContext) -> None:
+    sections, cut = _masked_preview(platform, doc.id, doc.content_hash, scope_key(ctx), ctx)
     if not sections:
         st.caption("This version has no text.")
         return
@@ -124,8 +134,8 @@ def _preview(platform, doc) -> None:
         st.caption(f"Preview cut at 20,000 of {len(doc.text):,} characters; export or open the source for the rest.")
 
 
-def _chunks(platform, doc) -> None:
-    rows = _masked_chunks(platform, doc.id, doc.content_hash)
+def _chunks(platform, doc, ctx: RequestContext) -> None:
+    rows = _masked_chunks(platform, doc.id, doc.content_hash, scope_key(ctx), ctx)
     if not rows:
         st.caption("No chunks: the document is deleted, or its text was empty.")
         return
@@ -142,7 +152,7 @@ def _chunks(platform, doc) -> None:
     )
 
 
-def _versions(platform, detail: DocumentDetail) -> None:
+def _versions(platform, detail: DocumentDetail, ctx: RequestContext) -> None:
     versions = detail.versions
     st.dataframe(pd.DataFrame(versions), hide_index=True, width="stretch")
     if len(versions) < 2:
@@ -153,7 +163,7 @@ def _versions(platform, detail: DocumentDetail) -> None:
     left, right = st.columns(2)
     old = left.selectbox("From version", numbers, index=len(numbers) - 2, key="diff_from")
     new = right.selectbox("To version", numbers, index=len(numbers) - 1, key="diff_to")
-    diff = _masked_diff(platform, detail.document.id, old, new)
+    diff = _masked_diff(platform, detail.document.id, old, new, scope_key(ctx), ctx)
     if diff.identical:
         st.info(f"Versions {old} and {new} have the same text.")
         return
@@ -161,9 +171,9 @@ def _versions(platform, detail: DocumentDetail) -> None:
     st.code(diff.unified, language="diff", height=code_height(diff.unified), wrap_lines=True)
 
 
-def _pii_view(platform, detail: DocumentDetail) -> None:
+def _pii_view(platform, detail: DocumentDetail, ctx: RequestContext) -> None:
     doc = detail.document
-    report = _pii(platform, doc.id, doc.content_hash)
+    report = _pii(platform, doc.id, doc.content_hash, scope_key(ctx), ctx)
     if not report.findings:
         st.success("No personal data found by the configured recognizers.", icon=":material/verified_user:")
     else:

@@ -63,8 +63,9 @@ class Measured:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _read_traces(days: int, db_path: str) -> tuple[dict | None, pd.DataFrame | None, str]:
-    # db_path keys the cache, so a different data dir never gets another store's figures
+def _read_traces(days: int, db_path: str, scope=None) -> tuple[dict | None, pd.DataFrame | None, str]:
+    # db_path keys the cache, so a different data dir never gets another store's figures; `scope` (the caller's
+    # collections, hashable) too, so one caller never gets figures measured over collections it may not read
     if not Path(db_path).exists():
         return None, None, "no trace store yet"
     try:
@@ -75,8 +76,8 @@ def _read_traces(days: int, db_path: str) -> tuple[dict | None, pd.DataFrame | N
         from components.platform import get_platform
 
         store = get_platform().store
-        tokens = queries.request_token_summary(store, days=days)
-        stages = queries.stage_latency_summary(store, days=days)
+        tokens = queries.request_token_summary(store, days=days, collection=scope)
+        stages = queries.stage_latency_summary(store, days=days, collection=scope)
     except Exception as exc:  # measured figures are optional: an unreadable trace store must not break planning
         return None, None, f"traces could not be read ({type(exc).__name__}: {exc})"
     stages = stages if isinstance(stages, pd.DataFrame) and not stages.empty else None
@@ -85,8 +86,15 @@ def _read_traces(days: int, db_path: str) -> tuple[dict | None, pd.DataFrame | N
     return tokens, stages, "" if tokens or stages is not None else "no traced requests yet"
 
 
-def measured_figures(days: int = MEASURED_DAYS) -> Measured:
-    tokens, stages, note = _read_traces(days, str(get_settings().db_path))
+def measured_figures(ctx=None, days: int = MEASURED_DAYS) -> Measured:
+    """The trace figures of the collections `ctx` may read (None: every collection, the system's view)."""
+    scope = None
+    if ctx is not None:
+        from components.obs_common import trace_scope
+        from components.platform import get_platform
+
+        scope = trace_scope(get_platform(), None, ctx)
+    tokens, stages, note = _read_traces(days, str(get_settings().db_path), scope)
     return Measured(tokens, stages, note)
 
 

@@ -10,8 +10,8 @@ from backend.evaluation.synthetic import synthetic_goldset, synthetic_unavailabl
 from backend.models import GroundworkError, InputError
 
 
-def _collection(platform, key: str, preferred: str | None = None) -> str | None:
-    names = platform.corpus.collection_names()
+def _collection(platform, key: str, preferred: str | None = None, ctx=None) -> str | None:
+    names = platform.corpus.collection_names(ctx)  # only the collections the caller may read
     if not names:
         st.warning("No collection exists yet: ingest documents first (`make demo`).", icon=":material/folder_off:")
         return None
@@ -40,12 +40,12 @@ def stored_flash() -> None:
         slot.success(message, icon=":material/check_circle:")
 
 
-def gold_set_sources(platform) -> None:
+def gold_set_sources(platform, ctx=None) -> None:
     demo, upload, beir, traffic, synthetic = st.tabs(["Demo", "Upload CSV / JSONL", "BEIR dataset", "Production traffic", "Synthetic"])
     with demo:
         st.caption(f"{goldsets.DEMO_GOLD_PATH.name}: questions with reference answers, the document that answers "
                    "them and a verbatim evidence quote; some are deliberately unanswerable.")
-        collection = _collection(platform, "gs_demo_collection", "demo")
+        collection = _collection(platform, "gs_demo_collection", "demo", ctx)
         if collection and st.button("Load the demo gold set", key="gs_demo_load", disabled=not goldsets.DEMO_GOLD_PATH.is_file()):
             _save(platform, lambda: goldsets.demo_goldset(collection))
     with upload:
@@ -54,7 +54,7 @@ def gold_set_sources(platform) -> None:
                    "`answerable`, `tags`. Each question needs a reference answer or relevant documents.")
         file = st.file_uploader("Gold file", type=["csv", "jsonl"], key="gs_upload_file")
         name = st.text_input("Name", placeholder="the file name without its extension", key="gs_upload_name")
-        collection = _collection(platform, "gs_upload_collection", platform.settings.default_collection)
+        collection = _collection(platform, "gs_upload_collection", platform.settings.default_collection, ctx)
         if st.button("Validate and store", key="gs_upload_save", disabled=not (file and collection)):
             def build():
                 try:
@@ -80,7 +80,7 @@ def gold_set_sources(platform) -> None:
     with traffic:
         st.caption("Questions people asked (redacted as stored), sampled from the traces. A thumbs-up answer becomes "
                    "the reference; the rest are scored on latency, cost and the LLM judge when one is configured.")
-        collection = _collection(platform, "gs_traffic_collection", platform.settings.default_collection)
+        collection = _collection(platform, "gs_traffic_collection", platform.settings.default_collection, ctx)
         cols = st.columns(2)
         count = cols[0].number_input("Questions", min_value=1, max_value=1000, value=50, key="gs_traffic_n")
         rated = cols[1].checkbox("Only questions with feedback", key="gs_traffic_rated")
@@ -91,7 +91,7 @@ def gold_set_sources(platform) -> None:
         reason = synthetic_unavailable_reason(platform.settings)
         if reason:
             st.info(f"Synthetic gold sets are {reason}.", icon=":material/block:")
-        collection = _collection(platform, "gs_syn_collection", platform.settings.default_collection)
+        collection = _collection(platform, "gs_syn_collection", platform.settings.default_collection, ctx)
         size = st.number_input("Questions", min_value=1, max_value=200, value=10, key="gs_syn_size")
         if st.button("Generate with ragas", key="gs_syn_run", disabled=bool(reason) or not collection):
             with st.spinner("Generating questions with the LLM…"):

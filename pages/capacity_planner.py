@@ -13,12 +13,15 @@ from components.econ_common import (
     show_formulas,
     usd_tile,
 )
+from components.navigation import page_context
+
+identity, ctx = page_context(__file__)
 
 st.title("Capacity planner")
 st.caption("Design backwards from three numbers: peak QPS, the p95 latency SLO and the monthly cost ceiling.")
 
 catalog = catalog_or_stop()
-measured = measured_figures()
+measured = measured_figures(ctx)
 stage_p95 = measured_stage_p95(measured.stages)
 
 with st.container(border=True):

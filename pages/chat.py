@@ -3,7 +3,10 @@ import streamlit as st
 
 from backend.models import GroundworkError
 from components.chat_turn import get_chat, render_answer
+from components.navigation import page_context
 from components.safe_markdown import safe_markdown, safe_stream
+
+identity, ctx = page_context(__file__)
 
 VISIBLE_TURNS = 12  # older turns stay behind a toggle, so a long conversation does not slow every rerun
 GENERATORS = {
@@ -18,7 +21,7 @@ settings = rag.settings
 
 st.title("Chat with your documents")
 
-collections = rag.platform.corpus.collection_names()
+collections = rag.platform.corpus.collection_names(ctx)
 if not collections:
     st.info(
         "No collection to ask yet. Ingest the demo handbook with `make demo` (or "
@@ -37,6 +40,7 @@ def new_conversation() -> None:
 
 def open_conversation(conversation_id: str) -> None:
     """Reopen from DuckDB: answers are rendered from what was stored, not recomputed."""
+    rag.memory.require(conversation_id, user=ctx.user)  # only the caller's own conversation reopens
     turns = rag.memory.turns(conversation_id)
     chat.update(
         conversation_id=conversation_id,
@@ -58,7 +62,7 @@ with st.sidebar:
                              key="chat_generator",
                              help="Extractive quotes the documents; the others need an LLM server or a GPU")
     st.button("New conversation", icon=":material/add_comment:", on_click=new_conversation, width="stretch")
-    past = rag.memory.list(collection, limit=25)
+    past = rag.memory.list(collection, limit=25, user=ctx.user)
     if past:
         labels = {p["id"]: f"{p['title'] or '(untitled)'} · {p['turns']} turn{'s' if p['turns'] != 1 else ''} · "
                            f"{p['updated_at']:%d %b %H:%M}" for p in past}
@@ -88,7 +92,8 @@ for turn in turns:
 question = st.chat_input(f"Ask a question about {collection}")
 if question is not None:
     try:
-        stream = rag.ask_stream(question, collection, chat["conversation_id"], mode=mode, k=k, generator=generator)
+        stream = rag.ask_stream(question, collection, chat["conversation_id"], mode=mode, k=k, generator=generator,
+                                ctx=ctx)
     except GroundworkError as exc:  # bad input or an unusable generator: say so, store nothing
         with st.chat_message("user"):
             st.markdown(safe_markdown(question[:300] + ("…" if len(question) > 300 else "")))

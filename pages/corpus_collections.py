@@ -5,13 +5,16 @@ import streamlit as st
 from backend.corpus.export import export_chunks
 from components.corpus_actions import ask, asked, confirm_delete_collection, perform
 from components.corpus_common import export_buttons, show_flash
+from components.navigation import page_context
 from components.platform import get_platform
+
+identity, ctx = page_context(__file__)
 
 platform = get_platform()
 st.title("Collections")
 show_flash()
 
-collections = platform.corpus.collections()
+collections = platform.corpus.collections(ctx)
 if collections:
     st.dataframe(pd.DataFrame([
         {"collection": c["name"], "tenant": c["tenant"], "description": c["description"], "documents": c["documents"],
@@ -30,7 +33,8 @@ with create:
         name = st.text_input("Name", placeholder="letters, digits, '-', '_' or '.'")
         description = st.text_input("Description (optional)")
         if st.form_submit_button("Create collection", type="primary", icon=":material/add:"):
-            perform(lambda: platform.corpus.create_collection(name.strip(), description=description.strip()),
+            perform(lambda: platform.corpus.create_collection(name.strip(), tenant=identity.tenant,
+                                                             description=description.strip()),
                     f"Created collection {name.strip()}.")
 
 with rename:
@@ -63,8 +67,8 @@ with export:
         st.caption("Nothing to export.")
     else:
         source = st.selectbox("Chunks of", names, key="export_collection")
-        export_buttons("Chunks", lambda fmt: export_chunks(platform, source, fmt),
+        export_buttons("Chunks", lambda fmt: export_chunks(platform, source, fmt, ctx=ctx),
                        f"chunks-{source}", "collection_chunks")
         export_buttons("Chunks with embeddings", lambda fmt: export_chunks(
-            platform, source, fmt, with_embeddings=True), f"chunks-embeddings-{source}", "collection_vectors",
+            platform, source, fmt, with_embeddings=True, ctx=ctx), f"chunks-embeddings-{source}", "collection_vectors",
             formats=("parquet",))

@@ -8,7 +8,10 @@ from backend.corpus.labels import type_label
 from backend.models import GroundworkError
 from components.corpus_common import collection_picker, export_buttons, human_bytes, show_flash
 from components.corpus_document import render_document
+from components.navigation import may_change, page_context
 from components.platform import get_platform
+
+identity, ctx = page_context(__file__)
 
 SORT_LABELS = {
     "updated": "Last updated", "created": "First ingested", "title": "Title", "collection": "Collection",
@@ -21,9 +24,9 @@ st.title("Documents")
 show_flash()
 
 filters = st.columns([2, 3, 2, 2])
-collection = collection_picker(platform, "docs_collection", container=filters[0])
+collection = collection_picker(platform, "docs_collection", container=filters[0], ctx=ctx)
 search = filters[1].text_input("Search title or file name", key="docs_search", placeholder="e.g. fees")
-facets = document_facets(platform, collection)
+facets = document_facets(platform, collection, ctx)
 types = filters[2].multiselect(
     "Type", list(facets["types"]), key="docs_types", placeholder="All types",
     format_func=lambda m: f"{type_label(m)} ({facets['types'][m]:,})")
@@ -48,7 +51,7 @@ query = DocumentQuery(
     order_by=sort, descending=descending, page=int(st.session_state.get(pager_key, 1)), page_size=page_size,
 )
 try:
-    result = document_page(platform, query)
+    result = document_page(platform, query, ctx)
 except GroundworkError as exc:
     st.error(str(exc))
     st.stop()
@@ -97,14 +100,14 @@ if result.pages > 1:
 with st.expander("Export", icon=":material/download:"):
     st.caption(f"The {result.total:,} documents matching these filters (every page), and the chunks of "
                f"{'collection ' + collection if collection else 'every collection'}.")
-    export_buttons("Documents", lambda fmt: export_documents(platform, query, fmt),
+    export_buttons("Documents", lambda fmt: export_documents(platform, query, fmt, ctx=ctx),
                    "documents", "export_documents")
-    export_buttons("Chunks", lambda fmt: export_chunks(platform, collection, fmt),
+    export_buttons("Chunks", lambda fmt: export_chunks(platform, collection, fmt, ctx=ctx),
                    f"chunks-{collection or 'all'}", "export_chunks")
 
 document_id = st.query_params.get("doc")
 if document_id:
     if document_id.isdigit():
-        render_document(platform, int(document_id))
+        render_document(platform, int(document_id), ctx, can_change=may_change(identity.role, "corpus_documents"))
     else:
         st.warning(f"doc={document_id!r} in the address is not a document id.")

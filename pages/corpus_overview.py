@@ -10,9 +10,13 @@ from backend.corpus.overview import (
     ingest_history,
     near_duplicate_groups,
 )
+from components.auth import scope_key
 from components.corpus_charts import breakdown_figure, chunk_length_figure, embedding_figure, ingest_runs_figure
 from components.corpus_common import collection_picker
+from components.navigation import page_context
 from components.platform import get_platform
+
+identity, ctx = page_context(__file__)
 
 SECTIONS = ["Contents", "Chunk lengths", "Ingest history", "Near-duplicates", "Embedding map"]
 
@@ -21,14 +25,16 @@ st.title("Corpus overview")
 
 
 @st.cache_data(show_spinner="Projecting chunk embeddings…", max_entries=16)
-def _embedding_map(_platform, collection: str | None, limit: int, index_versions: tuple) -> EmbeddingMap:
-    # index_versions changes whenever any collection's chunks change, so a stale map is never shown
-    return embedding_map(_platform, collection, limit)
+def _embedding_map(_platform, collection: str | None, limit: int, index_versions: tuple, scope: tuple,
+                   _ctx) -> EmbeddingMap:
+    # index_versions changes whenever any collection's chunks change, so a stale map is never shown; scope (the
+    # caller's readable collections) keys it too, so one caller's map is never served to another
+    return embedding_map(_platform, collection, limit, ctx=_ctx)
 
 
-breakdown = corpus_breakdown(platform)
+breakdown = corpus_breakdown(platform, ctx)
 head = st.columns([2, 1, 1, 1])
-collection = collection_picker(platform, "overview_collection", container=head[0])
+collection = collection_picker(platform, "overview_collection", container=head[0], ctx=ctx)
 scoped = [row for row in breakdown if collection in (None, row["collection"])]
 head[1].metric("Documents", f"{sum(r['documents'] for r in scoped):,}")
 head[2].metric("Chunks", f"{sum(r['chunks'] for r in scoped):,}")
@@ -48,7 +54,7 @@ if section == "Contents":
             st.dataframe(pd.DataFrame(scoped), hide_index=True, width="stretch")
 
 elif section == "Chunk lengths":
-    lengths = chunk_lengths(platform, collection)
+    lengths = chunk_lengths(platform, collection, ctx=ctx)
     if not lengths.chunks:
         st.info("No chunks yet.")
     else:
@@ -62,7 +68,7 @@ elif section == "Chunk lengths":
             st.dataframe(pd.DataFrame(lengths.bins, columns=["from tokens", "chunks"]), hide_index=True)
 
 elif section == "Ingest history":
-    runs = ingest_history(platform, 200, collection)
+    runs = ingest_history(platform, 200, collection, ctx=ctx)
     if not runs:
         st.info("No ingest runs yet.")
     else:
@@ -74,7 +80,7 @@ elif section == "Ingest history":
                      column_config={"message": st.column_config.TextColumn("message", width="large")})
 
 elif section == "Near-duplicates":
-    groups = near_duplicate_groups(platform, collection)
+    groups = near_duplicate_groups(platform, collection, ctx=ctx)
     threshold = platform.settings.near_duplicate_threshold
     st.caption(f"Documents ingest flagged as near-duplicates (MinHash similarity ≥ {threshold:g}, "
                f"GROUNDWORK_NEAR_DUPLICATE_THRESHOLD; action: {platform.settings.near_duplicate_action}).")
@@ -88,8 +94,8 @@ else:
     controls = st.columns([1, 2])
     colour_by = controls[0].radio("Colour by", ["document", "collection"], horizontal=True, key="overview_colour")
     limit = controls[1].select_slider("Points at most", [500, 1000, 2000, 5000], value=2000, key="overview_limit")
-    versions = tuple((c["name"], c["index_version"]) for c in platform.corpus.collections())
-    points = _embedding_map(platform, collection, limit, versions)
+    versions = tuple((c["name"], c["index_version"]) for c in platform.corpus.collections(ctx))
+    points = _embedding_map(platform, collection, limit, versions, scope_key(ctx), ctx)
     if not points.points:
         st.info("Too few chunks to draw a map.")
     else:

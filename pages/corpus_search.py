@@ -5,7 +5,10 @@ from backend.corpus.search_explorer import RETRIEVERS, explain_search
 from backend.models import GroundworkError
 from components.corpus_common import collection_picker
 from components.corpus_search import ranking_column, scores_table
+from components.navigation import page_context
 from components.platform import get_platform
+
+identity, ctx = page_context(__file__)
 
 platform = get_platform()
 st.title("Search explorer")
@@ -14,7 +17,8 @@ st.caption("Why did retrieval return that? Each column is one retriever's rankin
            "after lower-casing, stop words and stemming.")
 
 controls = st.columns([2, 5, 2])
-collection = collection_picker(platform, "search_collection", include_all=False, container=controls[0])
+collection = collection_picker(platform, "search_collection", include_all=False, container=controls[0],
+                              ctx=ctx)
 query = controls[1].text_input("Query", key="q", bind="query-params", placeholder="e.g. international transfer fees")
 k = controls[2].slider("Results per retriever", 3, 20, 8, key="search_k")
 exclude = st.toggle("Leave out superseded documents", key="search_exclude_superseded",
@@ -26,7 +30,7 @@ if not query.strip():
 
 try:
     with st.spinner("Searching…"):
-        explanation = explain_search(platform, query, collection, k=k, exclude_superseded=exclude)
+        explanation = explain_search(platform, query, collection, k=k, exclude_superseded=exclude, ctx=ctx)
 except GroundworkError as exc:
     st.error(str(exc))
     st.stop()

@@ -6,7 +6,10 @@ from backend.ingest.loaders import SUPPORTED_EXTENSIONS
 from backend.models import GroundworkError
 from components.corpus_common import show_flash
 from components.corpus_upload import render_job
+from components.navigation import page_context
 from components.platform import get_platform
+
+identity, ctx = page_context(__file__)
 
 platform = get_platform()
 settings = platform.settings
@@ -18,7 +21,7 @@ show_flash()
 
 job = st.session_state.get("upload_job")
 running = job is not None and not job.finished
-names = platform.corpus.collection_names()
+names = platform.corpus.collection_names(ctx)
 if st.session_state.get("upload_select") in names:  # set before the widgets exist, as Streamlit requires
     st.session_state["upload_kind"] = "An existing collection"
     st.session_state["upload_existing"] = st.session_state.pop("upload_select")
@@ -59,7 +62,9 @@ with st.container(border=True):
 
 if start:
     try:
-        job = start_upload(platform, collection, [(f.name, f) for f in files], create=new)
+        if new:  # in the uploader's own tenant, so it is theirs to read
+            platform.corpus.create_collection(collection, tenant=identity.tenant)
+        job = start_upload(platform, collection, [(f.name, f) for f in files])
     except GroundworkError as exc:
         st.error(str(exc))
     else:

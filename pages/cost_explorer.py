@@ -26,12 +26,15 @@ from components.econ_common import (
     show_formulas,
     usd_tile,
 )
+from components.navigation import page_context
+
+identity, ctx = page_context(__file__)
 
 st.title("Cost explorer")
 st.caption("What one request costs, what a month costs at your volume, and the volume where self-hosting breaks even.")
 
 catalog = catalog_or_stop()
-measured = measured_figures()
+measured = measured_figures(ctx)
 explore_tab, catalog_tab = st.tabs(["Explore", "Pricing catalog"])
 
 with catalog_tab:

@@ -5,6 +5,9 @@ from backend.economics.decision import CHECKLIST, DERIVED_CHECKLIST, CostAssumpt
 from backend.models import GroundworkError
 from components.econ_common import catalog_or_stop
 from components.econ_decision import export_buttons, show_costs, show_recommendation
+from components.navigation import require_page
+
+identity = require_page(__file__)
 
 TASK_LABELS = {
     "knowledge": "Knowledge: answer from our documents (\"what is our refund policy?\")",

@@ -3,20 +3,24 @@ import pandas as pd
 import streamlit as st
 
 from backend.observability import drift
+from components.navigation import page_context
 from components.obs_charts import drift_timeline_figure
 from components.obs_common import STATUS_COLOURS, STATUS_ICONS, collection_select, operator_page, pct
+
+identity, ctx = page_context(__file__)
 
 platform = operator_page(
     "Drift",
     "Is today's traffic still the traffic the corpus and the settings were tuned for? Each signal compares "
     "the current window with a reference window by PSI; a level counts only when a two-sample test agrees.",
+    ctx,
 )
 store = platform.store
 settings = platform.settings
 
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns([1.3, 1.2, 1, 1])
-    collection = collection_select(c1, store, "drift_collection")
+    collection = collection_select(c1, platform, "drift_collection", ctx)
     by = c2.radio("Windows", ["by time", "by request count"], horizontal=True, key="drift_by",
                   help="By count compares the last N requests with the M before them (handy for replayed traffic).")
     if by == "by time":

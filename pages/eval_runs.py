@@ -9,7 +9,10 @@ from backend.evaluation.grid import example_configs, expand_grid, parse_experime
 from backend.models import GroundworkError
 from components.eval_common import link
 from components.eval_goldsets import gold_set_sources, stored_flash
+from components.navigation import page_context
 from components.platform import get_platform
+
+identity, ctx = page_context(__file__)
 
 st.title("Experiments")
 st.caption("Score RAG configurations on a gold set: each grid point runs every question through the real hot path "
@@ -54,9 +57,9 @@ else:
     st.info("No gold set stored yet: load the demo set or import one below.", icon=":material/quiz:")
 if stored:
     with st.expander("Add a gold set"):
-        gold_set_sources(platform)
+        gold_set_sources(platform, ctx)
 else:
-    gold_set_sources(platform)
+    gold_set_sources(platform, ctx)
 stored = goldsets.list_goldsets(store)
 
 # --- the experiment --------------------------------------------------------------------------------

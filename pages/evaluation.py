@@ -7,8 +7,11 @@ from backend.evaluation.failure_analysis import CLASSES, LABELS, failure_report
 from components.eval_charts import diff_figure, failure_figure, metric_bars_figure, pareto_figure
 from components.eval_common import COST_AXES, empty_state, fmt, label, pick_run, run_option
 from components.eval_drilldown import question_drilldown
+from components.navigation import require_page
 from components.platform import get_platform
 from components.safe_markdown import safe_markdown
+
+identity = require_page(__file__)
 
 st.title("Evaluation leaderboard")
 st.caption("Which RAG configuration answers the gold questions best, at what latency and cost, and why the "

@@ -2,15 +2,22 @@
 import pandas as pd
 import streamlit as st
 
+from components.navigation import page_context
 from components.platform import get_platform
+
+identity, ctx = page_context(__file__)
 
 st.title("Groundwork")
 st.caption("Retrieval-augmented answers over your documents, with citations you can check.")
 
 platform = get_platform()
-stats = platform.corpus.stats()
+stats = platform.corpus.stats(ctx=ctx)
 collections = stats["collections"]
 
+if not collections and ctx.collections is not None:  # an analyst whose groups have no grant (yet)
+    st.info("No collection is shared with you yet: ask an admin to grant one of your groups a collection.",
+            icon=":material/lock:")
+    st.stop()
 if not collections:
     st.info(
         "Nothing is indexed yet. Ingest the demo handbook with `make demo` (or "

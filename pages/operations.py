@@ -1,16 +1,20 @@
 """Operations: traffic, latency percentiles (end to end and per stage), tokens, cost, cache, error and quality rates."""
 import streamlit as st
 
+from components.navigation import page_context
 from components.obs_charts import cost_figure, latency_figure, latency_histogram, requests_figure, stage_figure
 from components.obs_common import ms, operations_data, operator_page, pct, table_expander, time_and_collection, usd
+
+identity, ctx = page_context(__file__)
 
 platform = operator_page(
     "Operations",
     "What the hot path did: volume, the latency tail, what it cost, what the cache saved, and how often it failed.",
+    ctx,
 )
 store = platform.store
 
-days, collection = time_and_collection(store, "ops")
+days, collection = time_and_collection(platform, "ops", ctx)
 data = operations_data(platform, days, collection)
 summary = data["summary"]
 if summary["requests"] == 0:

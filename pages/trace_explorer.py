@@ -5,13 +5,17 @@ import streamlit as st
 
 from backend.observability import queries
 from backend.observability.conventions import utc_now
-from components.obs_common import RANGES, collection_select, ms, operator_page, usd
+from components.navigation import page_context
+from components.obs_common import RANGES, collection_select, ms, operator_page, trace_scope, usd
 from components.safe_markdown import safe_markdown
 from components.trace_waterfall import span_table, waterfall_figure
+
+identity, ctx = page_context(__file__)
 
 platform = operator_page(
     "Trace explorer",
     "Every request is a trace and every pipeline stage a span. Find one, then see where its time went.",
+    ctx,
 )
 store = platform.store
 
@@ -22,7 +26,7 @@ with st.container(border=True):
     text = c2.text_input("Question, answer or trace id contains", key="tx_text", placeholder="e.g. refund")
     min_ms = c3.number_input("Slower than (ms)", min_value=0, value=0, step=100, key="tx_min_ms")
     status = c4.selectbox("Status", ["any", "ok", "error"], key="tx_status")
-    collection = collection_select(c5, store, "tx_collection")
+    collection = collection_select(c5, platform, "tx_collection", ctx)
 
 found = queries.find_traces(
     store,
@@ -65,7 +69,7 @@ trace_id = st.selectbox("Trace", options, index=options.index(linked) if linked 
                         format_func=_label, key="tx_trace")
 
 # --- one trace ----------------------------------------------------------------------------------------
-detail = queries.get_trace(store, trace_id)
+detail = queries.get_trace(store, trace_id, trace_scope(platform, None, ctx))
 if detail is None:
     st.warning(f"Trace {trace_id} is not in the store (it may have been rolled up by retention).",
                icon=":material/history:")
@@ -107,7 +111,7 @@ if not documents:
     st.caption("No retrieval recorded for this request (a cache hit, or it failed before retrieval).")
 else:
     ids = [int(d["id"]) for d in documents if str(d.get("id", "")).isdigit()]
-    chunks = platform.corpus.chunks_by_ids(ids) if ids else {}
+    chunks = platform.corpus.chunks_by_ids(ids, ctx) if ids else {}
     for rank, document in enumerate(documents, start=1):
         chunk = chunks.get(int(document["id"])) if str(document.get("id", "")).isdigit() else None
         title = chunk.title if chunk else f"chunk {document.get('id')}"

@@ -7,8 +7,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from backend.chat.rewrite import rewrite_follow_up, strip_question
+from backend.context import SYSTEM
 from backend.generation.prompts import rewrite_messages, summary_messages
-from backend.models import Answer, GroundworkError, InputError
+from backend.models import Answer, GroundworkError, InputError, NotFound
 from backend.settings import Settings
 from backend.text.sentences import count_tokens, split_sentences
 
@@ -53,33 +54,40 @@ class ConversationMemory:
         self.keep_turns = settings.memory_turns
 
     # --- conversations ---------------------------------------------------------------------
-    def start(self, collection: str, tenant: str, title: str = "") -> str:
+    def start(self, collection: str, tenant: str, title: str = "", user: str | None = None) -> str:
+        """A new conversation, owned by `user` (the caller's user name; None for none)."""
         conversation_id = uuid.uuid4().hex
         self.store.execute(
-            "INSERT INTO conversations (id, collection, tenant, title) VALUES (?, ?, ?, ?)",
-            [conversation_id, collection, tenant, title[:120]], lane="chat")
+            "INSERT INTO conversations (id, collection, tenant, title, user_name) VALUES (?, ?, ?, ?, ?)",
+            [conversation_id, collection, tenant, title[:120], user], lane="chat")
         return conversation_id
 
     def get(self, conversation_id: str) -> dict | None:
         rows = self.store.query_dicts("SELECT * FROM conversations WHERE id = ?", [conversation_id])
         return rows[0] if rows else None
 
-    def require(self, conversation_id: str, collection: str | None = None) -> dict:
+    def require(self, conversation_id: str, collection: str | None = None, user: str | None = None) -> dict:
+        """The conversation, or NotFound; with `user` (other than the system caller), only one that user started:
+        another user's conversation does not exist for them."""
         conversation = self.get(conversation_id)
+        if conversation is not None and user is not None and user != SYSTEM and conversation.get("user_name") != user:
+            conversation = None
         if conversation is None:
-            raise InputError(f"session {conversation_id!r} does not exist")
+            raise NotFound(f"session {conversation_id!r} does not exist", field="conversation_id")
         if collection is not None and conversation["collection"] != collection:
             raise InputError(
                 f"session {conversation_id!r} belongs to collection {conversation['collection']!r}, not {collection!r}"
             )
         return conversation
 
-    def list(self, collection: str | None = None, tenant: str | None = None, limit: int = 50) -> list[dict]:
-        sql = ("SELECT c.id, c.collection, c.tenant, c.title, c.created_at, c.updated_at, "
+    def list(self, collection: str | None = None, tenant: str | None = None, limit: int = 50,
+             user: str | None = None) -> list[dict]:
+        """Newest first; with `user`, only the conversations that user started."""
+        sql = ("SELECT c.id, c.collection, c.tenant, c.title, c.user_name, c.created_at, c.updated_at, "
                "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS turns "
                "FROM conversations c WHERE (? IS NULL OR c.collection = ?) AND (? IS NULL OR c.tenant = ?) "
-               "ORDER BY c.updated_at DESC LIMIT ?")
-        return self.store.query_dicts(sql, [collection, collection, tenant, tenant, limit])
+               "AND (? IS NULL OR c.user_name = ?) ORDER BY c.updated_at DESC LIMIT ?")
+        return self.store.query_dicts(sql, [collection, collection, tenant, tenant, user, user, limit])
 
     # --- turns -----------------------------------------------------------------------------
     def turns(self, conversation_id: str) -> Turns:
@@ -157,9 +165,16 @@ class ConversationMemory:
             return Contextualized(question, False, "", [], 0)
         conversation = self.get(conversation_id) or {}
         turns = self.turns(conversation_id)
-        summary = conversation.get("summary", "")
-        recent = turns[conversation.get("summarized_turns", 0):]
-        history, used = self._history(recent, summary)
+        return self._contextualize(turns, conversation.get("summary", ""), conversation.get("summarized_turns", 0),
+                                   question, llm)
+
+    def contextualize_messages(self, messages: Messages, question: str, llm=None) -> Contextualized:
+        """The same from the caller's own transcript (user and assistant messages, oldest first, already
+        redacted), for a stateless caller such as the OpenAI-compatible API; nothing is read or stored."""
+        return self._contextualize(turns_from_messages(messages), "", 0, question, llm)
+
+    def _contextualize(self, turns: Turns, summary: str, summarized: int, question: str, llm) -> Contextualized:
+        history, used = self._history(turns[summarized:], summary)
         if not turns:
             return Contextualized(question, False, summary, history, used)
         standalone, method = None, "none"
@@ -241,3 +256,17 @@ class ConversationMemory:
             lines.pop(0)
         joined = "\n".join(lines)
         return joined if count_tokens(joined) <= limit else joined[: limit * 4]
+
+
+def turns_from_messages(messages: Messages) -> Turns:
+    """Chat messages as turns: each user message with the assistant reply that follows it (if any)."""
+    turns: Turns = []
+    for message in messages:
+        role, content = message.get("role"), str(message.get("content") or "")
+        if role == "user" or (role == "assistant" and (not turns or turns[-1].answer)):
+            turns.append(Turn(len(turns) + 1, "", "", ""))
+        if role == "user":
+            turns[-1].question = turns[-1].standalone = content
+        elif role == "assistant":
+            turns[-1].answer = content
+    return turns

@@ -38,6 +38,7 @@ class _Request:
     generator_name: str
     remember: bool
     use_cache: bool
+    history: list[dict] | None = None  # the caller's own transcript (stateless callers); None: the conversation's
     answer: Answer = field(default_factory=lambda: Answer(text=""))
 
 
@@ -82,10 +83,12 @@ class ChatService:
         request = self._prepare(question, collection, conversation_id, **options)
         return self._run(request, None)
 
-    def ask_stream(self, question, collection: str | None = None, conversation_id: str | None = None, **options) -> AnswerStream:
-        """Validates now (bad input raises InputError here), then streams the answer from a worker thread."""
+    def ask_stream(self, question, collection: str | None = None, conversation_id: str | None = None,
+                   on_answer: Callable[[Answer], None] | None = None, **options) -> AnswerStream:
+        """Validates now (bad input raises InputError here), then streams the answer from a worker thread;
+        `on_answer` gets the final Answer in that thread, even when the consumer stops reading early."""
         request = self._prepare(question, collection, conversation_id, **options)
-        return AnswerStream(lambda emit: self._run(request, emit))
+        return AnswerStream(lambda emit: self._run(request, emit), on_answer)
 
     def warm(self) -> None:
         """Load what the first question would otherwise wait for: the embedder, the PII analyzer, the generator."""
@@ -111,8 +114,10 @@ class ChatService:
     # --- preparation -------------------------------------------------------------------------
     def _prepare(self, question, collection, conversation_id, mode: str | None = None, k: int | None = None,
                  generator: str | None = None, ctx: RequestContext | None = None, tenant: str | None = None,
-                 remember: bool = True, use_cache: bool = True) -> _Request:
+                 remember: bool = True, use_cache: bool = True, history: list[dict] | None = None) -> _Request:
         text = clean_question(question, self.settings)
+        if history is not None and conversation_id:
+            raise InputError("history: give a conversation id or the earlier messages, not both", field="history")
         if ctx is None:
             ctx = (RequestContext.for_tenant(self.settings, tenant) if tenant is not None
                    else self.platform.corpus.system)
@@ -122,11 +127,14 @@ class ChatService:
         if not 1 <= k <= 50:
             raise InputError(f"k: {k} is out of range (1 to 50)")
         if conversation_id:
-            self.memory.require(conversation_id, row["name"])
+            self.memory.require(conversation_id, row["name"], user=ctx.user)
         name = generator or self.settings.generator
         self.generator(name)  # an unknown or unusable generator fails now, with its message, not mid-stream
+        if history is not None:
+            history = [{"role": m["role"], "content": str(m.get("content") or "")}
+                       for m in history if m.get("role") in ("user", "assistant")]
         return _Request(ctx, text, row["name"], row["tenant"], int(row["index_version"]), conversation_id, mode, k,
-                        name, remember, use_cache)
+                        name, remember and history is None, use_cache, history)
 
     # --- the pipeline ------------------------------------------------------------------------
     @contextmanager
@@ -156,10 +164,14 @@ class ChatService:
 
             conversation_id = r.conversation_id
             if conversation_id is None and r.remember:
-                conversation_id = self.memory.start(r.collection, r.tenant, question)
+                conversation_id = self.memory.start(r.collection, r.tenant, question, user=r.ctx.user)
             answer.conversation_id = conversation_id or ""
             with self._stage(answer, "contextualize") as span:
-                context = self.memory.contextualize(conversation_id, question, generator if generator.is_llm else None)
+                llm = generator if generator.is_llm else None
+                if r.history is not None:
+                    context = self.memory.contextualize_messages(self._redacted_history(r.history), question, llm)
+                else:
+                    context = self.memory.contextualize(conversation_id, question, llm)
                 standalone = context.standalone
                 answer.standalone_question = standalone
                 span.set(rewritten=context.rewritten, method=context.method, history_tokens=context.history_tokens)
@@ -195,6 +207,11 @@ class ChatService:
                      top_score=top_score, mean_score=mean_score, rewritten=answer.standalone_question != question,
                      conversation=answer.conversation_id or None)
         return answer
+
+    def _redacted_history(self, history: list[dict]) -> list[dict]:
+        """The newest turns of a caller's transcript that memory could keep, redacted as stored turns are."""
+        recent = history[-2 * self.settings.memory_turns:]
+        return [{"role": m["role"], "content": self.redactor(m["content"])} for m in recent]
 
     def _from_cache(self, cached: Answer, current: Answer, emit) -> Answer:
         cached.cached = True

@@ -18,7 +18,8 @@ class AnswerStream:
 
     _DONE = object()
 
-    def __init__(self, run: Callable[[Callable[[str], None]], Answer]):
+    def __init__(self, run: Callable[[Callable[[str], None]], Answer],
+                 on_answer: Callable[[Answer], None] | None = None):
         self._queue: queue.Queue = queue.Queue()
         self.answer: Answer | None = None
         self.error: BaseException | None = None
@@ -26,6 +27,8 @@ class AnswerStream:
         def work():
             try:
                 self.answer = run(self._queue.put)
+                if on_answer is not None:
+                    on_answer(self.answer)
             except BaseException as exc:  # re-raised in the consumer's thread
                 self.error = exc
             finally:

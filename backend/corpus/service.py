@@ -9,7 +9,7 @@ from backend.context import RequestContext
 from backend.ingest.chunking import embedding_text
 from backend.ingest.items import FileOutcome, IngestEvent, IngestReport, expand_paths, file_item, record_item
 from backend.ingest.pipeline import IngestPipeline
-from backend.models import Chunk, Document, InputError, LoadedDocument
+from backend.models import Chunk, Document, InputError, LoadedDocument, NotFound
 from backend.retrieval.indexes import IndexRegistry
 from backend.settings import Settings
 from backend.store import chunks as chunk_store
@@ -80,7 +80,7 @@ class CorpusService:
         with self.store.cursor() as cur:
             row = document_store.document_row(cur, document_id)
         if row is None or not ctx.can_read({"name": row["collection"], "tenant": row["tenant"]}):
-            raise InputError(f"unknown document id {document_id}")
+            raise NotFound(f"unknown document id {document_id}", field="document_id")
         return row
 
     def _collection_by_id(self, collection_id: int) -> dict:

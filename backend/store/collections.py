@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from backend.models import InputError
+from backend.models import NotFound
 from backend.store.rows import Con, dicts, parse_json
 from backend.store.sequences import allocate_ids
 
@@ -24,7 +24,7 @@ def collection_names(con: Con) -> list[str]:
 
 
 def require_collection(con: Con, name: str, visible: Callable[[dict], bool] | None = None) -> dict:
-    """The collection row, or the one 'does not exist' InputError listing the collections the caller may see.
+    """The collection row, or the one 'does not exist' NotFound (an InputError) listing the collections the caller may see.
 
     `visible` (a RequestContext's can_read) hides other tenants' collections: to such a caller they do not exist.
     """
@@ -32,7 +32,7 @@ def require_collection(con: Con, name: str, visible: Callable[[dict], bool] | No
     if row is None or (visible is not None and not visible(row)):
         rows = dicts(con.execute("SELECT name, tenant FROM collections ORDER BY name"))
         known = ", ".join(r["name"] for r in rows if visible is None or visible(r)) or "none yet; ingest something first"
-        raise InputError(f"collection {name!r} does not exist (collections: {known})")
+        raise NotFound(f"collection {name!r} does not exist (collections: {known})", field="collection")
     return row
 
 

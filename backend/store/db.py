@@ -14,8 +14,9 @@ from backend.store.rows import dicts
 
 # Write lanes: each has its own lock, so writers of different concerns never queue behind each other.
 # corpus: ingest, collections, documents; chat: conversations, feedback, answer cache (the hot path);
-# telemetry: span export, retention, drift; evaluation: gold sets and runs.
-LANES = ("corpus", "chat", "telemetry", "evaluation")
+# telemetry: span export, retention, drift; evaluation: gold sets and runs; gateway: accounts, keys, sessions,
+# sign-in attempts, usage (a sign-in or a usage record never waits behind an ingest batch).
+LANES = ("corpus", "chat", "telemetry", "evaluation", "gateway")
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 

@@ -1,11 +1,12 @@
-"""The id sequences of the corpus tables: allocating ids inside a write, and repairing a sequence left behind."""
+"""The id sequences of the corpus and gateway tables: allocating ids inside a write, and repairing a sequence left behind."""
 from __future__ import annotations
 
 from backend.store.rows import Con
 
 # Sequences and the tables whose ids they hand out (ids are never reused: FAISS and caches key on them).
 _SEQUENCES = {"collection_id_seq": "collections", "document_id_seq": "documents", "chunk_id_seq": "chunks",
-              "ingest_run_id_seq": "ingest_runs"}
+              "ingest_run_id_seq": "ingest_runs", "user_id_seq": "users", "group_id_seq": "groups",
+              "api_key_id_seq": "api_keys", "sign_in_attempt_id_seq": "sign_in_attempts"}
 
 
 def allocate_ids(con: Con, sequence: str, n: int) -> list[int]:

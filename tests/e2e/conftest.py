@@ -1,18 +1,15 @@
-"""Browser-test harness: a real Streamlit server on the demo corpus, driven by headless Debian Chromium."""
+"""Browser-test harness: the real server (UI and API, as `make run` starts it) on the demo corpus, driven by headless Debian Chromium."""
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+
+from tests.live_server import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -26,12 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _chromium_or_skip() -> None:
@@ -57,43 +48,10 @@ def e2e_data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def app_url(e2e_data_dir):
-    """The app as `make run` starts it (scripts/serve.py) on a free loopback port, for the whole session."""
+    """The app as `make run` starts it (uvicorn on backend.gateway.asgi:app) on a free loopback port, for the whole session."""
     _chromium_or_skip()
-    with serve_app(e2e_data_dir) as url:
+    with serve(e2e_data_dir) as url:
         yield url
-
-
-@contextmanager
-def serve_app(data_dir: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "GROUNDWORK_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
-    log_path = data_dir / f"streamlit-{port}.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "scripts/serve.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            proc.kill()
-            pytest.fail(f"streamlit did not start; log: {log_path.read_text()[-2000:]}")
-        try:
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import wait_for_app
+from tests.e2e.signin import accounts, sign_in  # noqa: F401 - accounts: the fixture seeding the users
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("accounts")]  # seeded before the server starts
 SLOW_MS = 180_000  # a cold first answer loads the embedder and the PII analyzer on a shared 2-core machine
 
 
@@ -22,6 +23,7 @@ def _ask(page, question: str) -> None:
 def test_ask_cite_open_follow_up_and_rate(page, app_url):
     page.goto(app_url)
     wait_for_app(page, SLOW_MS)
+    sign_in(page, "analyst", SLOW_MS)  # the demo collection is granted to the analyst's group
     page.get_by_test_id("stSidebarNav").get_by_text("Chat", exact=True).click()
     page.get_by_test_id("stChatInputTextArea").wait_for(timeout=SLOW_MS)
     wait_for_app(page, SLOW_MS)

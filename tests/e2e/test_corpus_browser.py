@@ -6,8 +6,9 @@ import uuid
 import pytest
 
 from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.e2e.signin import accounts, open_page  # noqa: F401 - accounts: the fixture seeding the users
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("accounts")]  # seeded before the server starts
 
 HERON = b"# Heron Migration Notes\n\nHerons migrate along the estuary every autumn. The team counts them at dawn.\n"
 KESTREL = b"Kestrel nesting survey.\n\nKestrels nested in seven boxes this spring; four fledged young.\n"
@@ -21,9 +22,7 @@ def _settle(page) -> None:
 
 def test_upload_find_open_and_delete(page, app_url):
     collection = f"birds-{uuid.uuid4().hex[:6]}"
-    page.goto(app_url)  # the app's navigation first, then its pages
-    wait_for_app(page)
-    page.goto(f"{app_url}/corpus_upload")
+    open_page(page, app_url, "corpus_upload", "Upload", role="operator")
     _settle(page)
 
     page.get_by_text("A new collection").click()
@@ -44,7 +43,7 @@ def test_upload_find_open_and_delete(page, app_url):
     page.get_by_text("broken.pdf: is a corrupt or unreadable PDF").wait_for()
     assert_no_exception(page)
 
-    page.goto(f"{app_url}/corpus_documents")
+    open_page(page, app_url, "corpus_documents", "Documents", role="operator")
     _settle(page)
     page.get_by_label("Search title or file name").fill("heron migration")
     page.get_by_label("Search title or file name").press("Enter")

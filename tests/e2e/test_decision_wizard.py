@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, open_page, wait_for_app
+from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.e2e.signin import accounts, open_page  # noqa: F401 - accounts: the fixture seeding the users
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("accounts")]  # seeded before the server starts
 
 
 def _answer(page, label: str, value: str) -> None:
@@ -15,7 +16,7 @@ def _answer(page, label: str, value: str) -> None:
 
 
 def test_wizard_walks_to_an_exported_report(page, app_url):
-    open_page(page, app_url, "decision_wizard", "RAG or fine-tuning?")
+    open_page(page, app_url, "decision_wizard", "RAG or fine-tuning?", role="stakeholder")
     page.get_by_text("Answer the questions and press").wait_for()
 
     # A unit nobody plans in gets a message naming the field, not a stack trace.

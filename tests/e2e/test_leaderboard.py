@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import assert_no_exception, open_page, wait_for_app
+from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.e2e.signin import accounts, open_page  # noqa: F401 - accounts: the fixture seeding the users
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("accounts")]  # seeded before the server starts
 
 # The run is created through the page: other browser tests may already have started the app, which then holds
 # the DuckDB file, so a CLI run in a fixture could not write to it.
@@ -15,7 +16,7 @@ EXPERIMENT = "name: e2e\ngrid:\n  retrieval_mode: [hybrid]\n  top_k: [3]\n"
 
 
 def test_run_an_experiment_then_read_the_leaderboard_and_a_drilldown(page, app_url, tmp_path):
-    open_page(page, app_url, "eval_runs", "Experiments")
+    open_page(page, app_url, "eval_runs", "Experiments", role="operator")
     assert_no_exception(page)
     load = page.get_by_role("button", name="Load the demo gold set")
     load.or_(page.get_by_text("Add a gold set")).first.wait_for()
@@ -49,7 +50,7 @@ def test_run_an_experiment_then_read_the_leaderboard_and_a_drilldown(page, app_u
     page.get_by_text("Finished runs:").wait_for(timeout=300_000)
     assert_no_exception(page)
 
-    open_page(page, app_url, "evaluation", "Evaluation leaderboard")
+    open_page(page, app_url, "evaluation", "Evaluation leaderboard", role="operator")
     page.get_by_text("On the Pareto front").wait_for()
     page.locator("[data-testid='stPlotlyChart']").first.wait_for()
     page.get_by_text("Faithfulness (LLM judge)").first.wait_for()  # marked unavailable: no judge configured

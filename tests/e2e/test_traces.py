@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, open_page, wait_for_app
+from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.e2e.signin import accounts, open_page  # noqa: F401 - accounts: the fixture seeding the users
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("accounts")]  # seeded before the server starts
 
 # The trace is made through the app: other browser tests may already have started it, and the app then holds
 # the DuckDB file, so `python -m backend simulate` in a fixture could not write there.
@@ -13,7 +14,7 @@ QUESTION = "How long does a customer have to report a card payment they did not 
 
 
 def test_a_chat_question_becomes_a_trace_with_a_waterfall(page, app_url):
-    open_page(page, app_url, "chat", "Chat")
+    open_page(page, app_url, "chat", "Chat", role="operator")
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(QUESTION)
     box.press("Enter")
@@ -25,7 +26,7 @@ def test_a_chat_question_becomes_a_trace_with_a_waterfall(page, app_url):
     # after the last words were streamed: reload until the trace is there, as an operator would.
     search = page.get_by_role("textbox", name="Question, answer or trace id contains")
     for _ in range(30):
-        open_page(page, app_url, "trace_explorer", "Trace explorer")
+        open_page(page, app_url, "trace_explorer", "Trace explorer", role="operator")
         assert_no_exception(page)
         if search.count():
             break

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend.platform import Platform
 from backend.settings import Settings, get_settings
+from tests.pages.signin import signed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120
@@ -36,7 +37,7 @@ def run(app: AppTest) -> AppTest:
 
 def open_page(name: str, query: dict | None = None, timeout: float = TIMEOUT) -> AppTest:
     """pages/<name>.py run once, optionally with query parameters (deep links)."""
-    app = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=timeout)
+    app = signed_in(AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=timeout))
     for key, value in (query or {}).items():
         app.query_params[key] = value
     return run(app)

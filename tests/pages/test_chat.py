@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.pages.signin import signed_in
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 180
 FEES = """# Fees and Charges Policy
@@ -47,7 +49,7 @@ def platform(data_dir, tmp_path):
 
 
 def _page() -> AppTest:
-    app = AppTest.from_file(str(ROOT / "pages" / "chat.py"), default_timeout=TIMEOUT)
+    app = signed_in(AppTest.from_file(str(ROOT / "pages" / "chat.py"), default_timeout=TIMEOUT))
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app

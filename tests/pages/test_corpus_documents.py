@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend.platform import Platform
 from tests.pages.conftest import page_corpus, pages_on, run
+from tests.pages.signin import signed_in
 from tests.test_corpus_views import _doc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ def table_titles(app: AppTest) -> list[str]:
 
 
 def test_table_filters_sorts_and_pages(corpus):
-    app = run(AppTest.from_file(PAGE, default_timeout=120))
+    app = run(signed_in(AppTest.from_file(PAGE, default_timeout=120)))
     assert len(table_titles(app)) == 9
     assert any("1–9 of 9 documents" in c.value for c in app.caption)
 
@@ -61,7 +62,7 @@ def test_table_filters_sorts_and_pages(corpus):
 
 
 def test_document_view_shows_each_part(corpus):
-    app = AppTest.from_file(PAGE, default_timeout=120)
+    app = signed_in(AppTest.from_file(PAGE, default_timeout=120))
     app.query_params["doc"] = str(corpus["Fees Policy (2025)"])
     run(app)
     assert any(s.value == "Fees Policy (2025)" for s in app.subheader)
@@ -87,7 +88,7 @@ def test_document_view_shows_each_part(corpus):
 
 
 def test_document_view_masks_personal_data(corpus):
-    app = AppTest.from_file(PAGE, default_timeout=180)
+    app = signed_in(AppTest.from_file(PAGE, default_timeout=180))
     app.query_params["doc"] = str(corpus["Privacy contacts"])
     app.query_params["view"] = "Personal data"
     run(app)
@@ -111,7 +112,7 @@ def test_delete_move_and_reingest_ask_first(settings, monkeypatch, tmp_path):
         otter = platform.corpus.documents("mammals", title_contains="Otters")[0]["id"]
         vole = platform.corpus.documents("mammals", title_contains="voles")[0]["id"]
     with pages_on(monkeypatch, settings.data_dir):
-        app = AppTest.from_file(PAGE, default_timeout=120)
+        app = signed_in(AppTest.from_file(PAGE, default_timeout=120))
         app.query_params["doc"] = str(otter)
         run(app)
         source.write_text("# Otters\n\nOtters were seen at the weir three times this month.\n")
@@ -149,7 +150,7 @@ def test_pager_walks_pages_and_resets_on_a_new_filter(settings, monkeypatch):
         platform.corpus.ingest_records("many", [_doc(f"n{n:02d}.md", f"Note {n:02d}", f"Field note number {n} on wader {n}.")
                                          for n in range(30)])
     with pages_on(monkeypatch, settings.data_dir):
-        app = AppTest.from_file(PAGE, default_timeout=120)
+        app = signed_in(AppTest.from_file(PAGE, default_timeout=120))
         run(app)
         app.selectbox(key="docs_sort").set_value("title")
         app.selectbox(key="docs_page_size").set_value(25)
@@ -176,7 +177,7 @@ def test_preview_chunks_and_diff_mask_personal_data(settings, monkeypatch):
         desk = platform.corpus.documents("people", title_contains="Help")[0]["id"]
         first = platform.corpus.documents("people", title_contains="Door")[0]["id"]
     with pages_on(monkeypatch, settings.data_dir):
-        app = AppTest.from_file(PAGE, default_timeout=180)
+        app = signed_in(AppTest.from_file(PAGE, default_timeout=180))
         app.query_params["doc"] = str(desk)
         run(app)
         preview = " ".join(h.value for h in app.html)
@@ -209,12 +210,12 @@ def test_small_sizes_read_in_bytes_and_a_short_diff_gets_a_short_box():
 
 
 def test_documents_table_shows_sizes_in_units(corpus):
-    app = run(AppTest.from_file(PAGE, default_timeout=120))
+    app = run(signed_in(AppTest.from_file(PAGE, default_timeout=120)))
     sizes = list(app.dataframe[0].value["size_bytes"])
     assert sizes and all(s.endswith((" B", " KB", " MB")) for s in sizes) and "0.0 KB" not in sizes
 
 
 def test_updated_column_sits_next_to_the_title(corpus):
     # QA: at 1400 px "updated" (last column) was cut off behind a wide "file" column
-    app = run(AppTest.from_file(PAGE, default_timeout=120))
+    app = run(signed_in(AppTest.from_file(PAGE, default_timeout=120)))
     assert list(app.dataframe[0].value.columns[:2]) == ["title", "updated_at"]

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend.platform import Platform
 from tests.pages.conftest import page_corpus, pages_on, run
+from tests.pages.signin import signed_in
 from tests.pages.test_corpus_documents import click
 from tests.test_corpus_views import _doc
 
@@ -20,7 +21,7 @@ def page(name: str) -> str:
 
 def open_in_app(name: str) -> AppTest:
     """The page inside app.py's navigation (its links to other pages need the navigation to exist)."""
-    app = run(AppTest.from_file(str(ROOT / "app.py"), default_timeout=180))
+    app = run(signed_in(AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)))
     app.switch_page(f"pages/corpus_{name}.py")
     return run(app)
 
@@ -65,7 +66,7 @@ def test_search_explorer_puts_three_rankings_side_by_side(corpus):
 
 
 def test_overview_sections(corpus):
-    app = AppTest.from_file(page("overview"), default_timeout=180)
+    app = signed_in(AppTest.from_file(page("overview"), default_timeout=180))
     run(app)
     assert {m.label: m.value for m in app.metric} == {"Documents": "9", "Chunks": app.metric[1].value,
                                                       "Tokens": app.metric[2].value}
@@ -135,7 +136,7 @@ def test_collections_create_rename_and_delete_when_empty(settings, monkeypatch):
     with Platform(settings) as platform:
         platform.corpus.ingest_records("full", [_doc("a.md", "Alpha", "alpha text")])
     with pages_on(monkeypatch, settings.data_dir):
-        app = AppTest.from_file(page("collections"), default_timeout=120)
+        app = signed_in(AppTest.from_file(page("collections"), default_timeout=120))
         run(app)
         app.text_input[0].set_value("scratch")
         app.button[0].click()  # the create form's submit button

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend.platform import Platform
 from tests.pages.conftest import metrics
+from tests.pages.signin import signed_in
 from tests.store.corpus_fixtures import write_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ def test_home_shows_what_is_indexed(settings, tmp_path):
         platform.corpus.create_collection("empty-one", tenant="acme")
         chunks = platform.corpus.stats()["chunks"]
 
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    app = signed_in(AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)).run()
     assert not app.exception
     tiles = metrics(app)
     assert tiles["Collections"] == "2" and tiles["Documents"] == "2" and tiles["Chunks"] == str(chunks)
@@ -48,7 +49,7 @@ def test_home_shows_what_is_indexed(settings, tmp_path):
 
 
 def test_home_empty_state_says_how_to_ingest(data_dir):
-    app = AppTest.from_file(str(ROOT / "pages" / "home.py"), default_timeout=60).run()
+    app = signed_in(AppTest.from_file(str(ROOT / "pages" / "home.py"), default_timeout=60)).run()
     assert not app.exception
     assert "Nothing is indexed yet" in app.info[0].value
     assert "python -m backend ingest" in app.info[0].value

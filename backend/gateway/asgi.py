@@ -1,0 +1,33 @@
+"""The one server process: Streamlit's ASGI app (app.py) with the HTTP API beside it: `uvicorn backend.gateway.asgi:app`.
+
+The only backend module that imports Streamlit: it is the entry point that serves the UI, not a part the UI uses.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import streamlit as st
+from starlette.middleware import Middleware
+from streamlit.path_security import is_unsafe_path_pattern
+from streamlit.runtime.pages_manager import PagesManager
+
+from backend.gateway.http import API_PREFIXES, api_routes
+from backend.gateway.http_errors import UnsafeApiPaths
+from backend.gateway.server import lifespan, served_platform
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Streamlit decides once per process, from the mere existence of pages/, to run in its old "pages directory"
+# mode, and leaves it only when app.py calls st.navigation. A first visitor who opens a deep link (/chat) would
+# get the page without app.py: the wrong sidebar and layout for every later session too. Deciding it up front
+# keeps the fixed pages/ layout.
+PagesManager.uses_pages_directory = False
+
+# Streamlit gives uvicorn's access logger its own handler (again whenever its config loads), whatever uvicorn was
+# told. Streamlit's own server logs no access lines (a page load fetches ~100 static files, and would scroll the
+# first start's one-time admin secret off the terminal); neither does this one. Errors still go to uvicorn.error.
+logging.getLogger("uvicorn.access").disabled = True
+
+app = st.App(ROOT / "app.py", lifespan=lifespan, routes=api_routes(served_platform),
+             middleware=[Middleware(UnsafeApiPaths, unsafe=is_unsafe_path_pattern, prefixes=API_PREFIXES)])

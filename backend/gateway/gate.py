@@ -1,0 +1,96 @@
+"""What every API route does first: find the platform, authenticate the bearer key, apply its rate limit and
+scope, build its RequestContext; around generation, check and record the tenant's quota. JSON responses."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from backend.context import RequestContext
+from backend.gateway.http_errors import ApiError
+from backend.gateway.identity import Identity, Unauthorized
+from backend.models import Answer
+
+if TYPE_CHECKING:
+    from backend.platform import Platform
+
+PlatformProvider = Callable[[], "Platform | None"]
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # The corpus tables' naive timestamps are DuckDB's current_timestamp in the server's time zone: sent
+        # with that zone's offset, so they are RFC 3339 date-times a client can compare.
+        return (value.astimezone() if value.tzinfo is None else value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars from DuckDB or FAISS
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class JSON(JSONResponse):
+    """JSON with DuckDB's datetimes as RFC 3339 strings."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, default=_default, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """One authorised request: the platform, who asks, and the context every backend call of it takes."""
+
+    platform: Platform
+    identity: Identity
+    ctx: RequestContext
+
+
+class Gate:
+    """Authentication, rate limits, scopes and quotas for the routes: each a call into `platform.gateway`."""
+
+    def __init__(self, provider: PlatformProvider):
+        self._provider = provider
+
+    def platform(self) -> Platform:
+        platform = self._provider()
+        if platform is None:
+            raise ApiError(503, "the server is starting or stopping; try again in a moment")
+        return platform
+
+    async def caller(self, request: Request, route: str, scope: str | None = None) -> Caller:
+        """Who sent `Authorization: Bearer <key>`, within its rate limit for `route`, holding `scope` if one is needed."""
+        platform = self.platform()
+        kind, _, raw = request.headers.get("authorization", "").partition(" ")
+        if kind.lower() != "bearer" or not raw.strip():
+            raise Unauthorized("authorization: send an API key as 'Authorization: Bearer <key>'")
+        return await run_in_threadpool(self._authorise, platform, raw.strip(), route, scope)
+
+    @staticmethod
+    def _authorise(platform: Platform, raw: str, route: str, scope: str | None) -> Caller:
+        gateway = platform.gateway  # one thread hop for the three lookups: they touch DuckDB and the limiter
+        identity = gateway.authenticate_key(raw)
+        gateway.check_rate(identity, route)
+        if scope is not None:
+            gateway.require_scope(identity, scope)
+        return Caller(platform, identity, gateway.context_for(identity))
+
+    @staticmethod
+    def check_quota(caller: Caller) -> None:
+        """Before generation: the tenant's monthly quota (QuotaExceeded, 429, before any model call)."""
+        caller.platform.gateway.check_quota(caller.identity.tenant)
+
+    @staticmethod
+    def record_usage(caller: Caller, answer: Answer) -> None:
+        """After generation: what it spent (a cached answer spent nothing on a model)."""
+        tokens, cost = (0, 0.0) if answer.cached else (answer.tokens_in + answer.tokens_out, answer.cost_usd)
+        caller.platform.gateway.record_usage(caller.identity.tenant, tokens, cost)
