@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8501
 # The one server process: the Streamlit UI (app.py) and the HTTP API (/api/v1, /v1) in one st.App that owns the
 # DuckDB file. The WebSocket flags keep Streamlit's own defaults (200 MB messages, no compression) over uvicorn's.
-SERVE = $(PYTHON) -m uvicorn backend.gateway.asgi:app --ws-max-size 209715200 --ws-per-message-deflate false
+SERVE = $(PYTHON) -m uvicorn components.asgi:app --ws-max-size 209715200 --ws-per-message-deflate false
 
 .PHONY: run install demo app test install-test lint bench
 

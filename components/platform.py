@@ -8,7 +8,7 @@ from backend.settings import Settings
 
 @st.cache_resource(show_spinner="Loading the index and models…")
 def get_platform() -> Platform:
-    # Under the server (uvicorn backend.gateway.asgi:app) the pages share the API's Platform: one process owns
+    # Under the server (uvicorn components.asgi:app) the pages share the API's Platform: one process owns
     # the DuckDB file. Elsewhere (AppTest, a bare `streamlit run app.py`) the pages build their own.
     # Shared by all sessions: Platform hands out a DuckDB cursor per call and locks its writers.
     return served_platform() or Platform(Settings())

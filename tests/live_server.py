@@ -1,4 +1,4 @@
-"""The real server (the Makefile's `app` target: uvicorn on backend.gateway.asgi:app) on a free loopback port, for tests."""
+"""The real server (the Makefile's `app` target: uvicorn on components.asgi:app) on a free loopback port, for tests."""
 from __future__ import annotations
 
 import os

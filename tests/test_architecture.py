@@ -90,6 +90,14 @@ def test_backend_has_no_import_cycles():
     assert find_cycles(graph) == []
 
 
+def test_the_backend_never_imports_streamlit():
+    """The UI stays out of the backend: pages, components and the server entry point (components/asgi.py) import it."""
+    graph_files = list(BACKEND.rglob("*.py"))
+    importing = [str(p.relative_to(ROOT)) for p in graph_files
+                 if re.search(r"^\s*(import streamlit|from streamlit)", p.read_text(), re.MULTILINE)]
+    assert importing == []
+
+
 def test_no_backend_module_is_over_the_size_limit():
     sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in BACKEND.rglob("*.py")}
     assert {path: n for path, n in sizes.items() if n > MAX_LINES} == {}

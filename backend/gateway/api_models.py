@@ -106,7 +106,9 @@ class CollectionList(BaseModel):
     collections: list[Collection]
 
 
-class DocumentSummary(BaseModel):
+class _DocumentFields(BaseModel):
+    """What every document answer carries: the listing adds counts, the single document its text."""
+
     id: int
     collection: str
     tenant: str
@@ -116,9 +118,12 @@ class DocumentSummary(BaseModel):
     content_hash: str
     version: int
     status: str
-    size_bytes: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class DocumentSummary(_DocumentFields):
+    size_bytes: int | None = None
     chunks: int
 
 
@@ -137,18 +142,7 @@ class Section(BaseModel):
     heading_path: list[str]
 
 
-class Document(BaseModel):
-    id: int
-    collection: str
-    tenant: str
-    source: str
-    title: str
-    mime_type: str
-    content_hash: str
-    version: int
-    status: str
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+class Document(_DocumentFields):
     text: str
     sections: list[Section]
     metadata: dict[str, Any]

@@ -48,7 +48,7 @@ def e2e_data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def app_url(e2e_data_dir):
-    """The app as `make run` starts it (uvicorn on backend.gateway.asgi:app) on a free loopback port, for the whole session."""
+    """The app as `make run` starts it (uvicorn on components.asgi:app) on a free loopback port, for the whole session."""
     _chromium_or_skip()
     with serve(e2e_data_dir) as url:
         yield url

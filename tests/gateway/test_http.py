@@ -1,4 +1,4 @@
-"""The HTTP API against the real server (uvicorn on backend.gateway.asgi:app) on two tenants' corpora: statuses,
+"""The HTTP API against the real server (uvicorn on components.asgi:app) on two tenants' corpora: statuses,
 JSON errors naming the field, scoping by the caller, limits, and the OpenAPI document matching the routes."""
 from __future__ import annotations
 

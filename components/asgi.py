@@ -1,7 +1,4 @@
-"""The one server process: Streamlit's ASGI app (app.py) with the HTTP API beside it: `uvicorn backend.gateway.asgi:app`.
-
-The only backend module that imports Streamlit: it is the entry point that serves the UI, not a part the UI uses.
-"""
+"""The one server process: Streamlit's ASGI app (app.py) with the backend's HTTP API beside it: `uvicorn components.asgi:app`."""
 from __future__ import annotations
 
 import logging
@@ -16,7 +13,7 @@ from backend.gateway.http import API_PREFIXES, api_routes
 from backend.gateway.http_errors import UnsafeApiPaths
 from backend.gateway.server import lifespan, served_platform
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 # Streamlit decides once per process, from the mere existence of pages/, to run in its old "pages directory"
 # mode, and leaves it only when app.py calls st.navigation. A first visitor who opens a deep link (/chat) would
