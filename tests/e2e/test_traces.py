@@ -23,17 +23,19 @@ def test_a_chat_question_becomes_a_trace_with_a_waterfall(page, app_url):
     assert_no_exception(page)
 
     # Spans are written off the request thread, and the hot path may still be finishing (memory, cache)
-    # after the last words were streamed: reload until the trace is there, as an operator would.
+    # after the last words were streamed: search again until the trace is there, as an operator would
+    # (waiting for the search box alone let a search run before the trace was exported).
     search = page.get_by_role("textbox", name="Question, answer or trace id contains")
     for _ in range(30):
         open_page(page, app_url, "trace_explorer", "Trace explorer", role="operator")
         assert_no_exception(page)
         if search.count():
-            break
+            search.fill("report a card payment")
+            search.press("Enter")
+            wait_for_app(page)
+            if page.get_by_text("Waterfall").count():
+                break
         page.wait_for_timeout(2000)
-    search.fill("report a card payment")
-    search.press("Enter")
-    wait_for_app(page)
     page.get_by_text("Waterfall").wait_for()
     waterfall = page.get_by_test_id("stPlotlyChart").first
     waterfall.wait_for()
