@@ -36,9 +36,9 @@ def test_a_chat_question_becomes_a_trace_with_a_waterfall(page, app_url):
             if page.get_by_text("Waterfall").count():
                 break
         page.wait_for_timeout(2000)
-    page.get_by_text("Waterfall").wait_for()
+    page.get_by_text("Waterfall").wait_for(timeout=120_000)
     waterfall = page.get_by_test_id("stPlotlyChart").first
-    waterfall.wait_for()
+    waterfall.wait_for(timeout=120_000)  # Plotly draws late in a loaded browser (the full suite on 2 cores)
     # the waterfall's rows are the request and its pipeline stages, drawn by Plotly as SVG tick labels
     for stage in ("rag.ask", "redact", "bm25", "dense", "generate", "redact_answer"):
         assert waterfall.locator("text", has_text=stage).count() >= 1, stage
