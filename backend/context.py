@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from backend.settings import Settings
 
 SYSTEM = "system"
+# Roles that change the corpus and start evaluations; analysts and stakeholders only read.
+WRITERS = frozenset({"admin", "operator"})
 
 
 @dataclass(frozen=True)
@@ -41,3 +43,7 @@ class RequestContext:
         if self.tenants is not None and collection["tenant"] not in self.tenants:
             return False
         return self.collections is None or collection["name"] in self.collections
+
+    def may_change(self) -> bool:
+        """May this caller change what it may read (collections, documents, gold sets)? Operators and admins."""
+        return self.role in WRITERS

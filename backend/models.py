@@ -22,6 +22,14 @@ class NotFound(InputError):
     """An unknown collection, document or conversation, or one the caller may not read (the same to it): HTTP 404."""
 
 
+class Conflict(InputError):
+    """A request the current state refuses (a document already deleted, an index built with other settings): HTTP 409."""
+
+
+class Forbidden(GroundworkError):
+    """403: a known caller, not allowed (role, scope or grant)."""
+
+
 class StoreLockedError(GroundworkError):
     """The DuckDB file is held by another process (usually the running app)."""
 

@@ -131,6 +131,30 @@ class Settings(BaseSettings):
     route_limit_per_minute: int = Field(600, ge=1, description="Requests per minute allowed per route, all callers together.")
     rate_limit_storage: str = Field("memory://", description="Storage URI of the rate limiter (`limits` package): `memory://` in this process, or e.g. `redis://host:6379` shared by several.")
 
+    # --- sign-in: the browser's session cookie and OpenID Connect --------------------------
+    # The provider itself (client id and secret, metadata URL, redirect URI, cookie secret) is Streamlit's
+    # `[auth]` section of .streamlit/secrets.toml, read by st.login; these fields map its users into Groundwork.
+    session_code_seconds: float = Field(60.0, gt=0, le=600, description="Seconds the one-time code that turns a sign-in into the browser's HttpOnly session cookie (/auth/session) stays valid; it works once.")
+    oidc_provider_label: str = Field("single sign-on", description="Shown on the sign-in page as 'Sign in with <label>' for the provider configured directly in [auth] (a named [auth.<name>] provider shows its name).")
+    oidc_user_claim: str = Field("email", description="OIDC claim whose value is the Groundwork user name (e.g. `email` or `preferred_username`; a dotted path reads a nested claim).")
+    oidc_role_claim: str = Field("groups", description="OIDC claim with the user's groups or roles (e.g. `groups`, `roles`, `realm_access.roles`), mapped to a role by oidc_role_map; empty = an existing account keeps its role.")
+    oidc_role_map: dict[str, str] = Field({}, description="Role claim value -> Groundwork role, as JSON (e.g. {\"gw-admins\": \"admin\", \"gw-analysts\": \"analyst\"}); several matches give the most powerful role.")
+    oidc_default_role: str = Field("", description="Role of an OIDC user whose claims map to none; empty = refused ('not allowed: your account has no Groundwork role').")
+    oidc_tenant: str = Field("", description="Tenant of accounts created by an OIDC sign-in; empty = default_tenant.")
+    oidc_tenant_claim: str = Field("", description="OIDC claim naming the user's tenant (used over oidc_tenant when the provider sends it; an existing account in another tenant is refused); empty = not read.")
+    oidc_auto_provision: bool = Field(False, description="Create the Groundwork account on a user's first OIDC sign-in; off = an admin creates accounts first and unknown users are refused.")
+
+    @field_validator("oidc_role_map", "oidc_default_role")
+    @classmethod
+    def _oidc_roles_exist(cls, v, info):
+        from backend.gateway.identity import ROLES  # lazily: the gateway builds on settings, not the reverse
+
+        roles = v.values() if isinstance(v, dict) else [v] if v else []
+        unknown = sorted(set(roles) - set(ROLES))
+        if unknown:
+            raise ValueError(f"{info.field_name}: {', '.join(map(repr, unknown))} is not a role (roles: {', '.join(ROLES)})")
+        return v
+
     # --- app -----------------------------------------------------------------------------
     upload_max_mb: int = Field(200, description="Largest upload accepted by the corpus browser, in MB (also in .streamlit/config.toml).")
 

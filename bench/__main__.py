@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import bench_ask, bench_corpus, bench_ingest, bench_retrieval, bench_tracing
+from bench import bench_ask, bench_corpus, bench_gateway, bench_ingest, bench_retrieval, bench_tracing
 
 
 def main() -> None:
@@ -15,6 +15,8 @@ def main() -> None:
     bench_ask.main([])  # chat quality, ask latency, cache, semantic-cache false hits on the demo gold set
     bench_tracing.main(["--rounds", "1"] if args.quick else [])  # tracing overhead: off / DuckDB / dead OTLP
     bench_corpus.main(args.quick)  # corpus browser: documents table and search explorer over 10,000 documents
+    # gateway overhead (/api/v1/ask against in-process ask) and 20 concurrent API clients
+    bench_gateway.main(["--rounds", "1", "--seconds", "20"] if args.quick else [])
 
 
 if __name__ == "__main__":

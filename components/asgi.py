@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import streamlit as st
 from starlette.middleware import Middleware
+from streamlit import config as streamlit_config
 from streamlit.path_security import is_unsafe_path_pattern
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.web.server.starlette.starlette_server_config import TOKENS_COOKIE_NAME, USER_COOKIE_NAME
 
 from backend.gateway.http import API_PREFIXES, api_routes
 from backend.gateway.http_errors import UnsafeApiPaths
+from backend.gateway.http_session import session_routes
 from backend.gateway.server import lifespan, served_platform
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,5 +30,15 @@ PagesManager.uses_pages_directory = False
 # first start's one-time admin secret off the terminal); neither does this one. Errors still go to uvicorn.error.
 logging.getLogger("uvicorn.access").disabled = True
 
-app = st.App(ROOT / "app.py", lifespan=lifespan, routes=api_routes(served_platform),
+# `streamlit run` reads STREAMLIT_SECRETS_FILES (space-separated) through its command line; uvicorn does not, so
+# without this only .streamlit/secrets.toml could hold st.login's [auth] section. A deployment (or a test) points
+# it at a secrets file kept outside the repository.
+if os.environ.get("STREAMLIT_SECRETS_FILES", "").strip():
+    streamlit_config.set_option("secrets.files", os.environ["STREAMLIT_SECRETS_FILES"].split())
+
+# /auth/session and /auth/sign-out (the HttpOnly session cookie); a Groundwork session replaces st.login's own
+# identity cookies, so those routes clear them.
+app = st.App(ROOT / "app.py", lifespan=lifespan,
+             routes=[*session_routes(served_platform, (USER_COOKIE_NAME, TOKENS_COOKIE_NAME)),
+                     *api_routes(served_platform)],
              middleware=[Middleware(UnsafeApiPaths, unsafe=is_unsafe_path_pattern, prefixes=API_PREFIXES)])

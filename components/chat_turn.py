@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.chat.service import ChatService
+from backend.gateway.identity import QuotaExceeded, RateLimited
 from backend.models import GroundworkError
 from backend.observability.conventions import STAGE_LABELS
 from components.citation_card import citation_cards
@@ -26,6 +27,18 @@ def get_chat() -> ChatService:
     """The platform's one chat service, warmed once per process (the platform is shared by every session)."""
     platform = get_platform()
     return _warm_chat(id(platform), platform)
+
+
+def not_answered(exc: GroundworkError) -> None:
+    """Why a question got no answer, as the gateway or the chat service said it, and what the user can do."""
+    if isinstance(exc, RateLimited):
+        st.warning(f"Too many questions in the last minute, so this one was not asked. Try again in "
+                   f"{exc.retry_after} s. ({exc})", icon=":material/hourglass_top:")
+    elif isinstance(exc, QuotaExceeded):
+        st.error(f"Your tenant's monthly quota is used up, so this question was not asked: {exc} (on the Admin "
+                 "page, under Quotas and usage).", icon=":material/block:")
+    else:
+        st.error(str(exc), icon=":material/error:")
 
 
 def _fmt_ms(value: float) -> str:

@@ -51,14 +51,14 @@ def _confirm_or_cancel(label: str, icon: str, key: str, action: Callable[[], obj
 
 
 @st.dialog("Delete document", on_dismiss=_forget)
-def confirm_delete_document(platform, document_id: int, title: str, chunks: int) -> None:
+def confirm_delete_document(platform, document_id: int, title: str, chunks: int, ctx=None) -> None:
     st.markdown(f"Delete **{title}** (document {document_id})?")
     st.caption(f"Its {chunks:,} chunk{'' if chunks == 1 else 's'} leave{'s' if chunks == 1 else ''} DuckDB, FAISS and "
                "BM25 at once; its versions stay recorded. "
                "Ingesting the file again brings it back.")
 
     def delete() -> None:
-        platform.corpus.delete_document(document_id)
+        platform.corpus.delete_document(document_id, ctx)  # authorised and audited as the caller
         close_document()
 
     _confirm_or_cancel("Delete", ":material/delete:", "delete_document", delete,
@@ -75,12 +75,12 @@ def confirm_move_document(platform, document_id: int, title: str, current: str, 
         target = st.selectbox("Collection", others, key="move_target_existing")
     else:
         target = st.text_input("New collection name", key="move_target_new", placeholder="e.g. archive-2024").strip()
-    _confirm_or_cancel("Move", ":material/drive_file_move:", "move", lambda: platform.corpus.move_document(document_id, target),
+    _confirm_or_cancel("Move", ":material/drive_file_move:", "move", lambda: platform.corpus.move_document(document_id, target, ctx),
                        f"Moved “{title}” from {current} to {target}.", disabled=not target)
 
 
 @st.dialog("Delete collection", on_dismiss=_forget)
-def confirm_delete_collection(platform, name: str) -> None:
+def confirm_delete_collection(platform, name: str, ctx=None) -> None:
     st.markdown(f"Delete the empty collection **{name}** and its index files?")
     _confirm_or_cancel("Delete collection", ":material/delete:", "delete_collection",
-                       lambda: platform.corpus.delete_collection(name), f"Deleted collection {name}.")
+                       lambda: platform.corpus.delete_collection(name, ctx), f"Deleted collection {name}.")

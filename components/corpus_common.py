@@ -84,11 +84,13 @@ def code_height(text: str, cap_px: int = 480) -> int | str:
 
 def export_buttons(label: str, make: Callable[[str], bytes], file_stem: str, key: str, container=st,
                    formats: tuple[str, ...] = tuple(EXPORT_FORMATS)) -> None:
-    """A download button per format (CSV, Parquet); the file is built only when one is clicked."""
+    """A download button per format (CSV, Parquet); the file is built only when one is clicked (`make` runs then, in
+    a thread of its own: the export functions audit each file they build, so a drawn button records nothing)."""
     columns = container.columns(len(EXPORT_FORMATS))
     for column, fmt in zip(columns, formats):
         mime, extension = EXPORT_FORMATS[fmt]
         column.download_button(
             f"{label} ({extension.upper()})", data=partial(make, fmt), file_name=f"{file_stem}.{extension}",
             mime=mime, key=f"{key}_{fmt}", on_click="ignore", icon=":material/download:",
+            help="Built when clicked; each download is recorded in the audit log (who, what, how many rows).",
         )

@@ -104,7 +104,7 @@ def _actions(platform, detail: DocumentDetail, ctx: RequestContext) -> None:
                          help="Read the source file again: a changed file becomes a new version"):
         try:
             with st.spinner(f"Re-ingesting {detail.file}…"):
-                outcome = platform.corpus.reingest_document(doc.id)
+                outcome = platform.corpus.reingest_document(doc.id, ctx)
         except GroundworkError as exc:
             st.error(str(exc))
         else:
@@ -118,7 +118,7 @@ def _actions(platform, detail: DocumentDetail, ctx: RequestContext) -> None:
     if asked("move", doc.id):
         confirm_move_document(platform, doc.id, doc.title, doc.collection, ctx)
     elif asked("delete", doc.id):
-        confirm_delete_document(platform, doc.id, doc.title, detail.chunks)
+        confirm_delete_document(platform, doc.id, doc.title, detail.chunks, ctx)
     if buttons[3].button("Close", icon=":material/close:", key="doc_close"):
         close_document()
         st.rerun()

@@ -1,4 +1,4 @@
-"""The pricing catalog as editable tables: validated before save, written atomically with a .bak of the old file."""
+"""The pricing catalog as editable tables: validated before save, written atomically with a .bak of the old file, audited."""
 from __future__ import annotations
 
 import typing
@@ -7,8 +7,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from backend.economics.catalog import SECTION_TITLES, SECTIONS, Catalog, catalog_from_sections, catalog_to_data, save_catalog
+from backend.context import RequestContext
+from backend.economics.catalog import SECTION_TITLES, SECTIONS, Catalog, catalog_from_sections, catalog_to_data
+from backend.economics.catalog_audit import save_catalog_as
 from backend.models import GroundworkError
+from components.auth import request_context
+from components.platform import get_platform
 
 _GENERATION = "econ_catalog_generation"
 _FLASH = "econ_catalog_saved"
@@ -38,13 +42,15 @@ def _not_saved(message: str) -> str:
     return f"Not saved: {len(parts)} problems in the {head}:\n" + "\n".join(f"- {part}" for part in parts)
 
 
-def catalog_editor(catalog: Catalog, path: Path) -> None:
-    """One table per section; 'Validate and save' checks every row and writes only a catalog that loads."""
+def catalog_editor(catalog: Catalog, path: Path, ctx: RequestContext | None = None) -> None:
+    """One table per section; 'Validate and save' checks every row and writes only a catalog that loads, in the
+    audit log as the signed-in user (`ctx`, else this session's)."""
     generation = st.session_state.get(_GENERATION, 0)
     if _FLASH in st.session_state:
         st.success(st.session_state.pop(_FLASH))
     st.caption(f"Editing `{path}`. Every row needs a source and a date (YYYY-MM-DD). Saving validates all rows first, "
-               f"writes atomically and keeps the previous file as `{path.name}.bak`.")
+               f"writes atomically, keeps the previous file as `{path.name}.bak` and records what changed in the "
+               "audit log.")
     data = catalog_to_data(catalog)
     edited: dict[str, pd.DataFrame] = {}
     for tab, section in zip(st.tabs([SECTION_TITLES[s] for s in SECTIONS]), SECTIONS):
@@ -58,7 +64,7 @@ def catalog_editor(catalog: Catalog, path: Path) -> None:
     if st.button("Validate and save", type="primary", icon=":material/save:"):
         try:
             updated = catalog_from_sections({s: frame.to_dict("records") for s, frame in edited.items()}, base=catalog)
-            backup = save_catalog(updated, path)
+            backup = save_catalog_as(updated, path, get_platform().gateway, ctx or request_context())
         except GroundworkError as exc:
             st.error(_not_saved(str(exc)), icon=":material/error:")
         except OSError as exc:

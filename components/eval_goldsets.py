@@ -19,10 +19,11 @@ def _collection(platform, key: str, preferred: str | None = None, ctx=None) -> s
     return st.selectbox("Collection its documents live in", names, index=index, key=key)
 
 
-def _save(platform, build) -> None:
-    """Build and store a gold set, showing the error (which names the file, line and field) instead of a trace."""
+def _save(platform, collection: str, build, ctx) -> None:
+    """Build and store a gold set, showing the error (which names the file, line and field) instead of a trace.
+    The backend checks the caller may change `collection` before `build` reads anything of it."""
     try:
-        gold = goldsets.register_goldset(platform, build())
+        gold = goldsets.build_goldset(platform, collection, build, ctx)
     except GroundworkError as exc:
         st.error(str(exc), icon=":material/error:")
         return
@@ -47,7 +48,7 @@ def gold_set_sources(platform, ctx=None) -> None:
                    "them and a verbatim evidence quote; some are deliberately unanswerable.")
         collection = _collection(platform, "gs_demo_collection", "demo", ctx)
         if collection and st.button("Load the demo gold set", key="gs_demo_load", disabled=not goldsets.DEMO_GOLD_PATH.is_file()):
-            _save(platform, lambda: goldsets.demo_goldset(collection))
+            _save(platform, collection, lambda: goldsets.demo_goldset(collection), ctx)
     with upload:
         st.caption("Columns (CSV) or fields (JSONL): `question` (required), `reference_answer`, "
                    "`relevant_document_ids` (file names or sources, separated by `;`), optional `id`, `evidence`, "
@@ -65,7 +66,7 @@ def gold_set_sources(platform, ctx=None) -> None:
                 chosen = name.strip() or PurePath(file.name).stem
                 return goldsets.GoldSet(goldsets.check_name(chosen), "upload", collection, items, origin=file.name)
 
-            _save(platform, build)
+            _save(platform, collection, build, ctx)
     with beir:
         st.caption("A BEIR directory (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv). Index its corpus first with "
                    "`python -m backend eval beir DIR`, which builds the collection `beir-<directory name>`.")
@@ -76,7 +77,8 @@ def gold_set_sources(platform, ctx=None) -> None:
         default = f"beir-{Path(directory).name}" if directory else ""
         collection = cols[2].text_input("Collection", value=default, key="gs_beir_collection")
         if st.button("Import", key="gs_beir_import", disabled=not (directory and collection)):
-            _save(platform, lambda: goldsets.beir_goldset(Path(directory), split, collection, limit=int(limit) or None))
+            _save(platform, collection,
+                  lambda: goldsets.beir_goldset(Path(directory), split, collection, limit=int(limit) or None), ctx)
     with traffic:
         st.caption("Questions people asked (redacted as stored), sampled from the traces. A thumbs-up answer becomes "
                    "the reference; the rest are scored on latency, cost and the LLM judge when one is configured.")
@@ -85,8 +87,8 @@ def gold_set_sources(platform, ctx=None) -> None:
         count = cols[0].number_input("Questions", min_value=1, max_value=1000, value=50, key="gs_traffic_n")
         rated = cols[1].checkbox("Only questions with feedback", key="gs_traffic_rated")
         if collection and st.button("Sample traffic", key="gs_traffic_sample"):
-            _save(platform, lambda: goldsets.traffic_goldset(platform.store, collection, f"traffic-{collection}",
-                                                             limit=int(count), only_rated=rated))
+            _save(platform, collection, lambda: goldsets.traffic_goldset(
+                platform.store, collection, f"traffic-{collection}", limit=int(count), only_rated=rated), ctx)
     with synthetic:
         reason = synthetic_unavailable_reason(platform.settings)
         if reason:
@@ -95,4 +97,5 @@ def gold_set_sources(platform, ctx=None) -> None:
         size = st.number_input("Questions", min_value=1, max_value=200, value=10, key="gs_syn_size")
         if st.button("Generate with ragas", key="gs_syn_run", disabled=bool(reason) or not collection):
             with st.spinner("Generating questions with the LLM…"):
-                _save(platform, lambda: synthetic_goldset(platform, collection, f"synthetic-{collection}", int(size)))
+                _save(platform, collection,
+                      lambda: synthetic_goldset(platform, collection, f"synthetic-{collection}", int(size), ctx=ctx), ctx)

@@ -60,6 +60,22 @@ def cost_figure(series: pd.DataFrame) -> go.Figure:
     return _layout(figure, "tokens")
 
 
+def usage_history_figure(history: pd.DataFrame) -> go.Figure:
+    """Tokens charged per month, a bar per tenant, with the cost on a second axis (rows of gateway.usage_history)."""
+    figure = go.Figure()
+    history = history.sort_values("month")
+    for tenant, rows in history.groupby("tenant", sort=True):
+        figure.add_bar(x=rows["month"], y=rows["tokens"], name=f"{tenant} tokens",
+                       customdata=rows[["cost_usd", "requests"]].to_numpy(),
+                       hovertemplate="%{x}<br>%{y:,} tokens<br>$%{customdata[0]:,.2f} · %{customdata[1]:,} requests")
+    cost = history.groupby("month", sort=True)["cost_usd"].sum()
+    figure.add_scatter(x=cost.index, y=cost.to_numpy(), name="cost, all shown tenants ($)", yaxis="y2",
+                       mode="lines+markers", line=dict(color="#e6550d"))
+    figure.update_layout(barmode="group", xaxis=dict(type="category", title="month"),
+                         yaxis2=dict(overlaying="y", side="right", title="$", rangemode="tozero", showgrid=False))
+    return _layout(figure, "tokens")
+
+
 def latency_histogram(requests: pd.DataFrame) -> go.Figure:
     figure = go.Figure(go.Histogram(x=requests["duration_ms"], nbinsx=40, marker_color="#1f77b4"))
     return _layout(figure, "requests", height=260).update_xaxes(title="end-to-end latency (ms)")

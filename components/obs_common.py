@@ -80,17 +80,27 @@ def has_traces(store, scope: Scope = None) -> bool:
     return not queries.find_traces(store, limit=1, collection=scope).empty
 
 
-def operator_page(title: str, caption: str, ctx: RequestContext):
-    """Title and caption, then the shared platform; stops with the empty state while the caller can see no trace."""
+def operator_header(title: str, caption: str):
+    """Title and caption, then the shared platform."""
     from components.platform import get_platform
 
     st.title(title)
     st.caption(caption)
-    platform = get_platform()
+    return get_platform()
+
+
+def require_traces(platform, ctx: RequestContext) -> None:
+    """Stops with the empty state while the caller can see no trace."""
     platform.tracer.flush()  # spans of requests this process just served are written before we read
     if not has_traces(platform.store, trace_scope(platform, None, ctx)):
         no_traces_yet()
         st.stop()
+
+
+def operator_page(title: str, caption: str, ctx: RequestContext):
+    """Title and caption, then the shared platform; stops with the empty state while the caller can see no trace."""
+    platform = operator_header(title, caption)
+    require_traces(platform, ctx)
     return platform
 
 

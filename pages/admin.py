@@ -12,6 +12,7 @@ from backend.gateway.identity import ROLES, SCOPES
 from backend.models import GroundworkError
 from components.navigation import require_page
 from components.platform import get_platform
+from components.quota_usage import quota_card
 
 identity = require_page(__file__)
 NEW_KEY = "admin_new_key"  # the full key of the key just created: shown on one run, then gone
@@ -186,19 +187,7 @@ with keys_tab:
 with quotas_tab:
     st.caption("A monthly token and cost quota per tenant, checked before generation (empty: no limit).")
     for name in tenant_names:
-        used = gateway.usage(name)
-        with st.container(border=True):
-            st.markdown(f"**{name}** · {used['month']} · {used['requests']:,} requests")
-            bars = st.columns(2)
-            for column, value, limit, label in (
-                    (bars[0], used["tokens"], used["monthly_tokens"], "tokens"),
-                    (bars[1], used["cost_usd"], used["monthly_cost_usd"], "cost")):
-                shown = f"${value:,.2f}" if label == "cost" else f"{value:,}"
-                if limit:
-                    cap = f"${limit:,.2f}" if label == "cost" else f"{limit:,}"
-                    column.progress(min(1.0, value / limit), text=f"{label}: {shown} of {cap}")
-                else:
-                    column.caption(f"{label}: {shown} (no limit)")
+        quota_card(gateway.usage(name))
     with st.form("admin_quota"):
         st.markdown("**Set a quota**")
         c1, c2, c3 = st.columns(3)

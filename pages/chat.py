@@ -1,8 +1,9 @@
 """Chat: ask a collection, read the streamed answer with checkable citations, rate it, reopen past conversations."""
 import streamlit as st
 
+from backend.gateway.metered import UI_CHAT_ROUTE, MeteredChat
 from backend.models import GroundworkError
-from components.chat_turn import get_chat, render_answer
+from components.chat_turn import get_chat, not_answered, render_answer
 from components.navigation import page_context
 from components.safe_markdown import safe_markdown, safe_stream
 
@@ -17,6 +18,7 @@ GENERATORS = {
 MODES = ["hybrid", "bm25", "dense"]
 
 rag = get_chat()
+metered = MeteredChat(rag.platform.gateway, rag)  # the API's rules: rate limit, tenant quota, usage recorded
 settings = rag.settings
 
 st.title("Chat with your documents")
@@ -92,13 +94,13 @@ for turn in turns:
 question = st.chat_input(f"Ask a question about {collection}")
 if question is not None:
     try:
-        stream = rag.ask_stream(question, collection, chat["conversation_id"], mode=mode, k=k, generator=generator,
-                                ctx=ctx)
-    except GroundworkError as exc:  # bad input or an unusable generator: say so, store nothing
+        stream = metered.ask_stream(identity, question, collection, chat["conversation_id"], route=UI_CHAT_ROUTE,
+                                    ctx=ctx, mode=mode, k=k, generator=generator)
+    except GroundworkError as exc:  # limited, over quota, bad input, an unusable generator: say so, store nothing
         with st.chat_message("user"):
             st.markdown(safe_markdown(question[:300] + ("…" if len(question) > 300 else "")))
         with st.chat_message("assistant"):
-            st.error(str(exc), icon=":material/error:")
+            not_answered(exc)
         st.stop()
     shown_question = rag.redact(question)
     with st.chat_message("user"):

@@ -34,7 +34,7 @@ with create:
         description = st.text_input("Description (optional)")
         if st.form_submit_button("Create collection", type="primary", icon=":material/add:"):
             perform(lambda: platform.corpus.create_collection(name.strip(), tenant=identity.tenant,
-                                                             description=description.strip()),
+                                                             description=description.strip(), ctx=ctx),
                     f"Created collection {name.strip()}.")
 
 with rename:
@@ -45,7 +45,7 @@ with rename:
             old = st.selectbox("Collection", names)
             new = st.text_input("New name")
             if st.form_submit_button("Rename", icon=":material/edit:"):
-                perform(lambda: platform.corpus.rename_collection(old, new.strip()),
+                perform(lambda: platform.corpus.rename_collection(old, new.strip(), ctx),
                         f"Renamed {old} to {new.strip()}; its documents and index are unchanged.")
 
 with delete:
@@ -60,7 +60,7 @@ with delete:
         if st.button("Delete collection…", icon=":material/delete:", disabled=bool(holding), key="delete_collection"):
             ask("delete collection", target)
         if asked("delete collection", target):
-            confirm_delete_collection(platform, target)
+            confirm_delete_collection(platform, target, ctx)
 
 with export:
     if not names:

@@ -63,8 +63,8 @@ with st.container(border=True):
 if start:
     try:
         if new:  # in the uploader's own tenant, so it is theirs to read
-            platform.corpus.create_collection(collection, tenant=identity.tenant)
-        job = start_upload(platform, collection, [(f.name, f) for f in files])
+            platform.corpus.create_collection(collection, tenant=identity.tenant, ctx=ctx)
+        job = start_upload(platform, collection, [(f.name, f) for f in files], ctx=ctx)
     except GroundworkError as exc:
         st.error(str(exc))
     else:

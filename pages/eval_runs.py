@@ -2,23 +2,22 @@
 import pandas as pd
 import streamlit as st
 
-from backend.evaluation import goldsets
-from backend.evaluation import runs as run_store
+from backend.evaluation import access, goldsets
 from backend.evaluation.experiment import collection_chunking, resume_experiment, run_experiment
 from backend.evaluation.grid import example_configs, expand_grid, parse_experiment_text
 from backend.models import GroundworkError
 from components.eval_common import link
 from components.eval_goldsets import gold_set_sources, stored_flash
-from components.navigation import page_context
+from components.navigation import may_change, page_context
 from components.platform import get_platform
 
-identity, ctx = page_context(__file__)
+identity, ctx = page_context(__file__)  # the backend scopes every read and checks every write by it
+can_change = may_change(identity.role, "eval_runs")  # only hides the change actions of a read-only role
 
 st.title("Experiments")
 st.caption("Score RAG configurations on a gold set: each grid point runs every question through the real hot path "
            "(untraced, uncached) and is stored with its configuration, code and index version.")
 platform = get_platform()
-store = platform.store
 
 
 def _progress_reporter(bar, status):
@@ -49,18 +48,19 @@ def _run(work) -> None:
 # --- gold sets -----------------------------------------------------------------------------------
 st.subheader("1 · Gold set")
 stored_flash()
-stored = goldsets.list_goldsets(store)
+stored = goldsets.readable_goldsets(platform, ctx)
 if stored:
     st.dataframe(pd.DataFrame(stored)[["name", "kind", "collection", "n_items", "origin", "created_at"]],
                  hide_index=True, width="stretch", key="gs_table")
 else:
-    st.info("No gold set stored yet: load the demo set or import one below.", icon=":material/quiz:")
-if stored:
+    st.info("No gold set stored yet: load the demo set or import one below." if can_change else
+            "No gold set stored yet for your collections.", icon=":material/quiz:")
+if stored and can_change:
     with st.expander("Add a gold set"):
         gold_set_sources(platform, ctx)
-else:
+elif can_change:
     gold_set_sources(platform, ctx)
-stored = goldsets.list_goldsets(store)
+stored = goldsets.readable_goldsets(platform, ctx)
 
 # --- the experiment --------------------------------------------------------------------------------
 st.subheader("2 · Experiment")
@@ -99,11 +99,12 @@ st.dataframe(pd.DataFrame([{"run": p.label, **p.overrides} for p in points]), hi
 if any((p.settings.chunk_tokens, p.settings.chunk_overlap) != collection_chunking(platform, experiment.collection)
        for p in points):
     st.caption(":material/content_copy: Chunk settings other than the collection's re-index a scratch copy of it first.")
-if st.button(f"Run {len(points)} run(s)", type="primary", key="ex_run"):
-    _run(lambda report: run_experiment(platform, experiment, goldsets.load_goldset(store, gold_name), report))
+if can_change and st.button(f"Run {len(points)} run(s)", type="primary", key="ex_run"):
+    _run(lambda report: run_experiment(platform, experiment, goldsets.readable_goldset(platform, gold_name, ctx), report,
+                                       ctx))
 
 # --- unfinished runs -------------------------------------------------------------------------------
-unfinished = [r for r in run_store.list_runs(store) if r["status"] != "finished"]
+unfinished = [r for r in access.list_runs(platform, ctx) if r["status"] != "finished"]
 if unfinished:
     st.subheader("3 · Unfinished runs")
     st.caption("A run is shown on the leaderboard only once every question is scored. Interrupted runs keep the "
@@ -113,10 +114,10 @@ if unfinished:
                           for r in unfinished])
     st.dataframe(table, hide_index=True, width="stretch", key="ex_unfinished")
     resumable = sorted({r["experiment_id"] for r in unfinished if r["status"] == "running" and r["experiment_id"]})
-    if resumable:
+    if resumable and can_change:
         cols = st.columns([3, 1])
         chosen = cols[0].selectbox("Experiment to resume", resumable, key="ex_resume_pick",
                                    format_func=lambda e: f"#{e} " + next(r.get("experiment") or "" for r in unfinished
                                                                          if r["experiment_id"] == e))
         if cols[1].button("Resume", key="ex_resume"):
-            _run(lambda report: resume_experiment(platform, int(chosen), report))
+            _run(lambda report: resume_experiment(platform, int(chosen), report, ctx))

@@ -1,26 +1,25 @@
 """Evaluation leaderboard: runs ranked by any metric, quality against latency and cost, diffs, drill-downs, failures."""
 import streamlit as st
 
+from backend.evaluation import access
 from backend.evaluation import leaderboard as lb
-from backend.evaluation import runs as run_store
 from backend.evaluation.failure_analysis import CLASSES, LABELS, failure_report
 from components.eval_charts import diff_figure, failure_figure, metric_bars_figure, pareto_figure
 from components.eval_common import COST_AXES, empty_state, fmt, label, pick_run, run_option
 from components.eval_drilldown import question_drilldown
-from components.navigation import require_page
+from components.navigation import page_context
 from components.platform import get_platform
 from components.safe_markdown import safe_markdown
 
-identity = require_page(__file__)
+identity, ctx = page_context(__file__)  # every read below is scoped by it: only the caller's collections' runs
 
 st.title("Evaluation leaderboard")
 st.caption("Which RAG configuration answers the gold questions best, at what latency and cost, and why the "
            "failures fail. Every run is stored with its full configuration, code and index version.")
 platform = get_platform()
-store = platform.store
 
-everything = lb.leaderboard(store)
-unfinished = [r for r in run_store.list_runs(store) if r["status"] != "finished"]
+everything = lb.leaderboard(platform, ctx)
+unfinished = [r for r in access.list_runs(platform, ctx) if r["status"] != "finished"]
 if unfinished:
     st.caption(f":material/hourglass_top: {len(unfinished)} run(s) not finished (interrupted, running or failed) are "
                "left out; running the same experiment again resumes them.")
@@ -33,17 +32,17 @@ gold_sets = sorted(everything["gold_set"].unique())
 top = st.columns([2, 2, 2])
 gold = top[0].selectbox("Gold set", gold_sets, key="ev_gold",
                         help="Runs are only comparable on the same questions.")
-board = lb.leaderboard(store, gold_set=gold)
+board = lb.leaderboard(platform, ctx, gold_set=gold)
 qualities = lb.quality_metrics(board)
 default_rank = qualities.index("pass_rate") if "pass_rate" in qualities else 0
 rank_by = top[1].selectbox("Rank by", lb.metric_columns(board), index=lb.metric_columns(board).index(qualities[default_rank]),
                            format_func=label, key="ev_rank")
 costs = [c for c in COST_AXES if c in board.columns and board[c].notna().any()]
 cost = top[2].selectbox("Against", costs, format_func=label, key="ev_cost")
-board = lb.leaderboard(store, gold_set=gold, sort_by=rank_by)
+board = lb.leaderboard(platform, ctx, gold_set=gold, sort_by=rank_by)
 quality = rank_by if rank_by in qualities else qualities[default_rank]
 board = lb.with_pareto(board, quality, cost)
-missing = lb.unavailable_metrics(store, gold)
+missing = lb.unavailable_metrics(platform, ctx, gold)
 for reason in sorted(set(missing.values())):
     names = ", ".join(label(m) for m, why in missing.items() if why == reason)
     st.caption(f":material/block: {names}: {reason}")
@@ -92,7 +91,7 @@ with diff_tab:
         run_b = pick_run(board, "Run B (after)", "ev_diff_b", default=int(board["run"].iloc[0]), container=cols[1])
         metric = cols[2].selectbox("Per-question metric", qualities, index=qualities.index(quality), format_func=label,
                                    key="ev_diff_metric")
-        diff = lb.run_diff(store, run_a, run_b, metric)
+        diff = lb.run_diff(platform, ctx, run_a, run_b, metric)
         counts = diff["change"].value_counts()
         st.markdown(f"From **#{run_a}** to **#{run_b}**: {int(counts.get('better', 0))} better, "
                     f"{int(counts.get('worse', 0))} worse, {int(counts.get('same', 0))} unchanged on {label(metric)}.")
@@ -105,14 +104,14 @@ with diff_tab:
 
 with drill_tab:
     run_id = pick_run(board, "Run", "ev_run_drill", default=int(board["run"].iloc[0]))
-    questions = lb.per_question(store, run_id)
+    questions = lb.per_question(platform, ctx, run_id)
     options = questions["item_id"].tolist()
     wanted = st.query_params.get("question")
     text = dict(zip(questions["item_id"], questions["question"]))
     classes = dict(zip(questions["item_id"], questions["class"]))
     item = st.selectbox("Question", options, index=options.index(wanted) if wanted in options else 0,
                         format_func=lambda i: f"{i} · {'✓' if classes[i] == 'ok' else '✗'} {text[i][:90]}", key="ev_question")
-    detail = lb.question_detail(store, run_id, item)
+    detail = lb.question_detail(platform, ctx, run_id, item)
     if detail:
         question_drilldown(detail)
     with st.expander("Every question of this run"):
@@ -120,7 +119,7 @@ with drill_tab:
 
 with failure_tab:
     run_id = pick_run(board, "Run", "ev_run_failures", default=int(board["run"].iloc[0]))
-    report = failure_report(store, run_id, examples=3)
+    report = failure_report(platform, ctx, run_id, examples=3)
     counts = report["counts"]
     tiles = st.columns(len(CLASSES) + 1)
     tiles[0].metric("Passed", f"{counts['ok']} / {report['total']}")

@@ -1,17 +1,28 @@
-"""Operations: traffic, latency percentiles (end to end and per stage), tokens, cost, cache, error and quality rates."""
+"""Operations: usage against each visible tenant's quota; traffic, latency percentiles, tokens, cost, cache, error rates."""
 import streamlit as st
 
 from components.navigation import page_context
 from components.obs_charts import cost_figure, latency_figure, latency_histogram, requests_figure, stage_figure
-from components.obs_common import ms, operations_data, operator_page, pct, table_expander, time_and_collection, usd
+from components.obs_common import (
+    ms,
+    operations_data,
+    operator_header,
+    pct,
+    require_traces,
+    table_expander,
+    time_and_collection,
+    usd,
+)
+from components.quota_usage import usage_section
 
 identity, ctx = page_context(__file__)
 
-platform = operator_page(
+platform = operator_header(
     "Operations",
     "What the hot path did: volume, the latency tail, what it cost, what the cache saved, and how often it failed.",
-    ctx,
 )
+usage_section(platform.gateway, ctx, "ops")  # quotas apply before the first trace exists
+require_traces(platform, ctx)
 store = platform.store
 
 days, collection = time_and_collection(platform, "ops", ctx)

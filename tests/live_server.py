@@ -55,9 +55,14 @@ def serve(data_dir: Path, env: dict[str, str] | None = None, timeout_s: float = 
                 time.sleep(0.3)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            stop(proc, 15)
+
+
+def stop(proc: subprocess.Popen, grace_s: float = 10) -> None:
+    """Terminate a child server, and kill it if it has not exited after `grace_s`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from backend.clock import utc_now
 from backend.models import Answer
 from backend.settings import Settings
 from backend.text.sentences import numbers
@@ -54,7 +55,7 @@ class AnswerCache:
         self.ttl = timedelta(hours=settings.cache_ttl_hours)
 
     def _fresh_after(self) -> datetime:
-        return datetime.now() - self.ttl
+        return utc_now() - self.ttl  # created_at is the store's naive UTC
 
     def lookup(self, question: str, vector: np.ndarray | None, key: CacheKey) -> CacheHit | None:
         """Exact match on the normalised question first, then the most similar cached question."""

@@ -11,6 +11,7 @@ from backend.context import SYSTEM
 from backend.generation.prompts import rewrite_messages, summary_messages
 from backend.models import Answer, GroundworkError, InputError, NotFound
 from backend.settings import Settings
+from backend.store.rows import Scope, scope_condition
 from backend.text.sentences import count_tokens, split_sentences
 
 logger = logging.getLogger(__name__)
@@ -81,13 +82,23 @@ class ConversationMemory:
         return conversation
 
     def list(self, collection: str | None = None, tenant: str | None = None, limit: int = 50,
-             user: str | None = None) -> list[dict]:
-        """Newest first; with `user`, only the conversations that user started."""
+             user: str | None = None, offset: int = 0, collections: Scope = None) -> list[dict]:
+        """Newest first; with `user`, only the conversations that user started; with `collections` (a scope), only
+        those of these collections (an empty list: none)."""
+        scope, scope_params = scope_condition(collections, "c.collection")
         sql = ("SELECT c.id, c.collection, c.tenant, c.title, c.user_name, c.created_at, c.updated_at, "
                "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS turns "
                "FROM conversations c WHERE (? IS NULL OR c.collection = ?) AND (? IS NULL OR c.tenant = ?) "
-               "AND (? IS NULL OR c.user_name = ?) ORDER BY c.updated_at DESC LIMIT ?")
-        return self.store.query_dicts(sql, [collection, collection, tenant, tenant, user, user, limit])
+               f"AND (? IS NULL OR c.user_name = ?) AND {scope or 'TRUE'} "
+               "ORDER BY c.updated_at DESC, c.created_at DESC, c.id LIMIT ? OFFSET ?")
+        return self.store.query_dicts(sql, [collection, collection, tenant, tenant, user, user, *scope_params, limit,
+                                            offset])
+
+    def answer_conversation(self, message_id: int) -> str | None:
+        """The conversation of an assistant message (what feedback rates), or None when there is no such answer."""
+        rows = self.store.query("SELECT conversation_id FROM messages WHERE id = ? AND role = 'assistant'",
+                                [int(message_id)])
+        return rows[0][0] if rows else None
 
     # --- turns -----------------------------------------------------------------------------
     def turns(self, conversation_id: str) -> Turns:

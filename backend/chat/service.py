@@ -11,14 +11,14 @@ from backend.chat.cache import AnswerCache, CacheKey
 from backend.chat.memory import ConversationMemory
 from backend.chat.questions import INJECTION_NOTICE, REFUSAL, clean_question
 from backend.chat.stream import AnswerStream, SentenceGate
-from backend.context import RequestContext
+from backend.context import SYSTEM, RequestContext
 from backend.generation.base import Generation, GenerationRequest
 from backend.generation.citations import CitationVerifier
 from backend.generation.context import assemble_context
 from backend.generation.encoder import RelevanceScorer, SentenceEncoder, shared_encoder
 from backend.generation.factory import build_generator
 from backend.generation.prompts import looks_like_injection, reveals_prompt
-from backend.models import Answer, Citation, Hit, InputError
+from backend.models import Answer, Citation, Hit, InputError, NotFound
 from backend.observability.conventions import REQUEST_SPAN
 from backend.pii import get_redactor
 from backend.retrieval.retriever import check_mode
@@ -101,8 +101,39 @@ class ChatService:
         """Text as it may be shown back or stored: the configured PII replaced."""
         return self.redactor(text)
 
-    def feedback(self, message_id: int, score: int, comment: str = "") -> None:
-        self.memory.record_feedback(message_id, score, self.redactor(comment or ""))
+    def feedback(self, message_id: int, score: int, comment: str = "", ctx: RequestContext | None = None) -> dict:
+        """Rate an answer (1 up, 0 down; the comment stored redacted), replacing an earlier rating. With `ctx`, only
+        an answer in one of the caller's own conversations: any other message does not exist for them."""
+        if ctx is not None:
+            conversation_id = self.memory.answer_conversation(message_id)
+            try:
+                if conversation_id is None:
+                    raise NotFound("no such answer")
+                self._own_conversation(conversation_id, ctx)
+            except NotFound:
+                raise NotFound(f"unknown message id {message_id}", field="message_id") from None
+        comment = self.redactor(comment or "")
+        self.memory.record_feedback(message_id, score, comment)
+        return {"message_id": message_id, "rating": score, "comment": comment}
+
+    # --- the caller's conversations ----------------------------------------------------------
+    def conversations(self, ctx: RequestContext, collection: str | None = None, limit: int = 50,
+                      offset: int = 0) -> list[dict]:
+        """The caller's own conversations (newest first) in the collections they may read now (Chat's sidebar)."""
+        scope = self.platform.corpus.scope(collection, ctx)  # an unreadable collection: NotFound
+        return self.memory.list(limit=limit, offset=offset, user=_owner(ctx), collections=scope)
+
+    def conversation(self, conversation_id: str, ctx: RequestContext) -> dict:
+        """One of the caller's conversations with its turns and their ratings; anyone else's is NotFound."""
+        conversation = self._own_conversation(conversation_id, ctx)
+        return {"conversation": conversation, "turns": self.memory.turns(conversation_id),
+                "feedback": self.memory.feedback_for(conversation_id)}
+
+    def _own_conversation(self, conversation_id: str, ctx: RequestContext) -> dict:
+        conversation = self.memory.require(conversation_id, user=ctx.user)
+        if not self.platform.corpus.has_collection(conversation["collection"], ctx):  # a grant since revoked
+            raise NotFound(f"session {conversation_id!r} does not exist", field="conversation_id")
+        return conversation
 
     def retrieve(self, question: str, collection: str, mode: str, k: int, query_vector=None,
                  answer: Answer | None = None, ctx: RequestContext | None = None) -> list[Hit]:
@@ -310,3 +341,8 @@ def _relevance(hits: list[Hit]) -> tuple[float | None, float | None]:
         if scores:
             return round(max(scores), 5), round(sum(scores) / len(scores), 5)
     return None, None
+
+
+def _owner(ctx: RequestContext) -> str | None:
+    """Whose conversations a caller lists: their own; the system caller (the CLI on the local file) everyone's."""
+    return None if ctx.user == SYSTEM else ctx.user

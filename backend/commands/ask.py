@@ -4,10 +4,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from backend.jsonl import json_objects
 from backend.models import Answer, GroundworkError, InputError
 from backend.settings import get_settings
+
+if TYPE_CHECKING:
+    from backend.client import ServerClient
 
 
 def register(subparsers) -> None:
@@ -26,7 +30,7 @@ def register(subparsers) -> None:
     parser.add_argument("--generator", choices=["extractive", "openai", "vllm"], default=None,
                         help="answer generator (default from settings)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the answer cache")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, remote=run_remote)
 
 
 def answer_json(answer: Answer) -> dict:
@@ -50,6 +54,10 @@ def answer_json(answer: Answer) -> dict:
     }
 
 
+ANSWER_KEYS = ("answer", "citations", "grounded", "latency_ms", "cached", "found", "session", "trace_id", "generator",
+               "notices")
+
+
 def read_batch(path: Path) -> list[tuple[object, str]]:
     """(id, question) per line; any malformed line fails the whole file before anything is asked."""
     if not path.is_file():
@@ -70,43 +78,48 @@ def read_batch(path: Path) -> list[tuple[object, str]]:
     return items
 
 
-def _where(citation) -> str:
+def _where(citation: dict) -> str:
     parts = []
-    if citation.page is not None:
-        parts.append(f"p. {citation.page}")
-    if citation.heading_path:
-        parts.append(" > ".join(citation.heading_path))
+    if citation.get("page") is not None:
+        parts.append(f"p. {citation['page']}")
+    if citation.get("heading_path"):
+        parts.append(" > ".join(citation["heading_path"]))
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _print_human(answer: Answer, streamed: bool) -> None:
+def print_human(answer: dict, streamed: bool) -> None:
+    """An answer in answer_json's shape (local, or the server's), for a person; `streamed`: its text is printed."""
     if not streamed:
-        print(answer.text)
+        print(answer["answer"])
     else:
         print()
-    for notice in answer.notices:
+    for notice in answer["notices"]:
         print(f"note: {notice}")
-    if answer.citations:
+    if answer["citations"]:
         print()
-    for c in answer.citations:
-        flag = "supported" if c.supported else "NOT SUPPORTED"
-        print(f"[{c.marker}] {c.title}{_where(c)} - support {c.score:.2f} ({flag})")
-        print(f'    "{c.quote}"')
-    cached = ", from cache" if answer.cached else ""
-    print(f"\n{'grounded' if answer.grounded else 'not grounded'}, {answer.latency_ms:.0f} ms{cached}")
-    if answer.conversation_id:
-        print(f"session {answer.conversation_id} (follow up with --session {answer.conversation_id})")
+    for c in answer["citations"]:
+        flag = "supported" if c["supported"] else "NOT SUPPORTED"
+        print(f"[{c['marker']}] {c['title']}{_where(c)} - support {c['score']:.2f} ({flag})")
+        print(f'    "{c["quote"]}"')
+    cached = ", from cache" if answer["cached"] else ""
+    print(f"\n{'grounded' if answer['grounded'] else 'not grounded'}, {answer['latency_ms']:.0f} ms{cached}")
+    if answer["session"]:
+        print(f"session {answer['session']} (follow up with --session {answer['session']})")
+
+
+def _checked_batch(args) -> list[tuple[object, str]] | None:
+    if args.batch is None and args.question is None:
+        raise InputError('question: give a question, e.g. `ask "What does a SWIFT transfer cost?"`, or --batch FILE.jsonl')
+    if args.batch is not None and args.question is not None:
+        raise InputError("give either a question or --batch FILE.jsonl, not both")
+    return read_batch(args.batch) if args.batch is not None else None
 
 
 def run(args) -> int:
     from backend.platform import Platform
 
     settings = get_settings()
-    if args.batch is None and args.question is None:
-        raise InputError('question: give a question, e.g. `ask "What does a SWIFT transfer cost?"`, or --batch FILE.jsonl')
-    if args.batch is not None and args.question is not None:
-        raise InputError("give either a question or --batch FILE.jsonl, not both")
-    batch = read_batch(args.batch) if args.batch is not None else None
+    batch = _checked_batch(args)
     options = {"mode": args.mode, "k": args.k, "generator": args.generator, "use_cache": not args.no_cache}
     with Platform(settings) as platform:
         rag = platform.chat
@@ -119,16 +132,20 @@ def run(args) -> int:
         stream = rag.ask_stream(args.question, args.collection, args.session, **options)
         for delta in stream:
             print(delta, end="", flush=True)
-        _print_human(stream.answer, streamed=True)
+        print_human(answer_json(stream.answer), streamed=True)
     return 0
 
 
 def _run_batch(rag, batch, args, options) -> int:
+    return _print_batch(batch, lambda question: answer_json(
+        rag.ask(question, args.collection, args.session, remember=args.session is not None, **options)))
+
+
+def _print_batch(batch: list[tuple[object, str]], answer: Callable[[str], dict]) -> int:
     failed = 0
     for item_id, question in batch:
         try:
-            answer = rag.ask(question, args.collection, args.session, remember=args.session is not None, **options)
-            record = {"id": item_id, **answer_json(answer)}
+            record = {"id": item_id, **answer(question)}
         except GroundworkError as exc:  # one bad question does not stop the batch
             failed += 1
             record = {"id": item_id, "error": str(exc)}
@@ -136,3 +153,26 @@ def _run_batch(rag, batch, args, options) -> int:
     if failed:
         print(f"{failed} of {len(batch)} questions failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def run_remote(args, client: ServerClient) -> int:
+    """The same command through the running server's POST /api/v1/ask (the server's generator and cache answer)."""
+    batch = _checked_batch(args)
+    for flag, given in (("--generator", args.generator is not None), ("--no-cache", args.no_cache)):
+        if given:
+            raise InputError(f"{flag}: the server at {client.url} answers with its own settings; drop {flag}, or stop "
+                             "the server to answer in this process", field=flag.lstrip("-").replace("-", "_"))
+    options = {"collection": args.collection, "mode": args.mode, "k": args.k}
+
+    def ask(question: str, conversation_id: str | None) -> dict:
+        data = client.post("/api/v1/ask", {"question": question, "conversation_id": conversation_id, **options})
+        return {key: data.get(key) for key in ANSWER_KEYS}
+
+    if batch is not None:
+        return _print_batch(batch, lambda question: ask(question, args.session))
+    answer = ask(args.question, args.session)
+    if args.json:
+        print(json.dumps(answer, default=str))
+    else:
+        print_human(answer, streamed=False)
+    return 0

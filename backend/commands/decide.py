@@ -148,6 +148,7 @@ def _check_catalog(args) -> int:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("decide", help="RAG vs fine-tuning, capacity plan, cost comparison")
+    parser.set_defaults(store=False)  # prices and formulas only: runs beside a running server as it is
     sub = parser.add_subparsers(dest="decide_command", required=True, metavar="ACTION")
 
     def with_catalog(p):

@@ -10,6 +10,10 @@ from backend.settings import get_settings
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("eval", help="evaluate retrieval and answers", description="Evaluation commands.")
+    # Every eval action (beir, run, list) reads or writes the DuckDB file itself, in this process.
+    parser.set_defaults(local_only="evaluation runs its grids (and `eval beir` its index) in this process, on the "
+                                   "DuckDB file; the app's Experiments and Evaluation leaderboard pages run and show "
+                                   "them through the server")
     commands = parser.add_subparsers(dest="eval_command", required=True, metavar="EVAL_COMMAND")
     _register_beir(commands)
     from backend.evaluation import commands as experiments  # `eval run` and `eval list`

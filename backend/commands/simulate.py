@@ -21,7 +21,8 @@ def register(subparsers) -> None:
     parser.add_argument("--in-order", action="store_true", help="cycle through the file in order instead of sampling")
     parser.add_argument("--no-cache", action="store_true", help="bypass the answer cache")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, local_only="simulate replays traffic through this process's own pipeline and "
+                        "store, not over HTTP (to send questions through the server, use `ask --batch FILE.jsonl`)")
 
 
 def run(args) -> int:

@@ -1,33 +1,23 @@
 """The corpus service: collections, documents, ingest runs and stats, every read scoped by a RequestContext."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Callable, Iterable, Sized
 
 from backend.context import RequestContext
-from backend.ingest.chunking import embedding_text
+from backend.corpus.changes import CorpusChanges
 from backend.ingest.items import FileOutcome, IngestEvent, IngestReport, expand_paths, file_item, record_item
 from backend.ingest.pipeline import IngestPipeline
-from backend.models import Chunk, Document, InputError, LoadedDocument, NotFound
+from backend.models import Chunk, Conflict, Document, GroundworkError, InputError, LoadedDocument, NotFound
 from backend.retrieval.indexes import IndexRegistry
+from backend.retrieval.manifest import IndexManifest
 from backend.settings import Settings
 from backend.store import chunks as chunk_store
 from backend.store import collections as collection_store
 from backend.store import documents as document_store
 from backend.store import ingest_runs as ingest_run_store
-from backend.store.audit import audit
 from backend.store.db import Store
 from backend.store.rows import parse_json
-
-_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def check_collection_name(name) -> str:
-    if not isinstance(name, str) or not _COLLECTION_NAME.match(name):
-        raise InputError(
-            f"collection name {name!r}: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit")
-    return name
 
 
 class CorpusService:
@@ -43,6 +33,7 @@ class CorpusService:
         self.indexes = indexes
         self._parts = parts  # the Platform: embedder, counter, manifest and redactor, built lazily there
         self.system = RequestContext.system(settings)
+        self._changes = CorpusChanges(self)
 
     # --- scope ---------------------------------------------------------------------------
     def collection_row(self, name: str | None, ctx: RequestContext | None = None) -> dict:
@@ -83,7 +74,7 @@ class CorpusService:
             raise NotFound(f"unknown document id {document_id}", field="document_id")
         return row
 
-    def _collection_by_id(self, collection_id: int) -> dict:
+    def collection_by_id(self, collection_id: int) -> dict:
         with self.store.cursor() as cur:
             row = collection_store.collection_by_id(cur, collection_id)
         if row is None:
@@ -95,6 +86,18 @@ class CorpusService:
 
     def collection_index(self, name: str, ctx: RequestContext | None = None):
         return self.open_index(self.collection_row(name, ctx))
+
+    def check_index_settings(self, name: str, ctx: RequestContext | None = None) -> None:
+        """Conflict when the collection's index was built with other settings than these: an ingest into it would
+        stop at its first batch, so an upload is refused before any file is stored."""
+        row = self.collection_row(name, ctx)
+        with self.store.cursor() as cur:
+            recorded = collection_store.index_settings(cur, row["id"])
+        if recorded:
+            try:
+                IndexManifest.from_dict(recorded).check_compatible(self._parts.manifest())
+            except GroundworkError as exc:
+                raise Conflict(f"collection {row['name']!r}: {exc}", field="collection") from None
 
     def reconcile(self, name: str):
         """Re-check a collection's index against DuckDB now (also done whenever an index is first opened)."""
@@ -127,57 +130,42 @@ class CorpusService:
     def index_version(self, name: str, ctx: RequestContext | None = None) -> int:
         return self.collection_row(name, ctx)["index_version"]
 
-    def create_collection(self, name: str, tenant: str | None = None, description: str = "") -> dict:
-        check_collection_name(name)
-        tenant = tenant or self.settings.default_tenant
-        with self.store.transaction() as cur:
-            if collection_store.collection_row(cur, name) is not None:
-                raise InputError(f"collection {name!r} already exists")
-            collection_store.insert_collection(cur, name, tenant, description)
-            audit(cur, "collection.create", name, {"tenant": tenant})
-            return collection_store.require_collection(cur, name)
+    # --- changes (backend/corpus/changes.py authorises and audits each) -------------------------
+    def writable(self, name: str, ctx: RequestContext | None = None) -> dict:
+        """The collection's row if the caller may change it (NotFound when unreadable, Forbidden for a reader)."""
+        return self._changes.writable(name, ctx)
 
-    def ensure_collection(self, name: str) -> dict:
-        with self.store.cursor() as cur:
-            row = collection_store.collection_row(cur, name)
-        if row is not None:
-            return row
-        try:
-            return self.create_collection(name)
-        except InputError:
-            with self.store.cursor() as cur:  # created by another thread in between
-                row = collection_store.collection_row(cur, name)
-            if row is None:
-                raise
-            return row
+    def create_collection(self, name: str, tenant: str | None = None, description: str = "",
+                          ctx: RequestContext | None = None) -> dict:
+        return self._changes.create_collection(name, tenant, description, ctx)
 
-    def rename_collection(self, old: str, new: str) -> None:
-        check_collection_name(new)
-        with self.store.transaction() as cur:
-            row = collection_store.require_collection(cur, old)
-            if old == new:
-                return
-            if collection_store.collection_row(cur, new) is not None:
-                raise InputError(f"collection {new!r} already exists")
-            collection_store.rename_collection(cur, row["id"], new)
-            audit(cur, "collection.rename", old, {"to": new})
+    def ensure_collection(self, name: str, ctx: RequestContext | None = None) -> dict:
+        return self._changes.ensure_collection(name, None, ctx)
 
-    def delete_collection(self, name: str) -> None:
-        row = self.collection_row(name)
-        with self.indexes.writer_lock(row["id"]):
-            with self.store.transaction() as cur:
-                documents = document_store.count_active_documents(cur, row["id"])
-                if documents:
-                    raise InputError(f"collection {name!r} holds {documents} document(s); delete or move them first")
-                chunk_store.delete_collection_chunks(cur, row["id"])
-                collection_store.delete_collection(cur, row["id"])
-                audit(cur, "collection.delete", name)
-            self.indexes.drop(row["id"])
+    def rename_collection(self, old: str, new: str, ctx: RequestContext | None = None) -> None:
+        self._changes.rename_collection(old, new, ctx)
+
+    def delete_collection(self, name: str, ctx: RequestContext | None = None) -> None:
+        self._changes.delete_collection(name, ctx)
+
+    def delete_document(self, document_id: int, ctx: RequestContext | None = None) -> int:
+        """Mark the document deleted (its versions stay recorded) and remove its chunks from DuckDB, FAISS and BM25;
+        the number of chunks removed."""
+        return self._changes.delete_document(document_id, ctx)
+
+    def move_document(self, document_id: int, collection: str, ctx: RequestContext | None = None) -> None:
+        """Move a document and its chunks to another collection (created in its tenant if missing), reusing the
+        stored embeddings."""
+        self._changes.move_document(document_id, collection, ctx)
+
+    def reingest_document(self, document_id: int, ctx: RequestContext | None = None) -> FileOutcome:
+        """Load the document's source file again: a changed file becomes a new version, an unchanged one stays."""
+        return self._changes.reingest_document(document_id, ctx)
 
     # --- ingest --------------------------------------------------------------------------
-    def _run(self, collection: str, items, total: int | None, label: str,
-             progress: Callable[[IngestEvent], None] | None) -> IngestReport:
-        row = self.ensure_collection(collection)
+    def run_items(self, collection: str, items, total: int | None, label: str,
+                  progress: Callable[[IngestEvent], None] | None, ctx: RequestContext | None = None) -> IngestReport:
+        row = self.ensure_collection(collection, ctx)
         with self.indexes.writer_lock(row["id"]):
             index = self.open_index(row)
             pipeline = IngestPipeline(
@@ -187,78 +175,20 @@ class CorpusService:
             return pipeline.run(items, total=total, label=label)
 
     def ingest(self, paths: list[Path], collection: str | None = None,
-               progress: Callable[[IngestEvent], None] | None = None) -> IngestReport:
+               progress: Callable[[IngestEvent], None] | None = None,
+               ctx: RequestContext | None = None) -> IngestReport:
         """Ingest files and folders (recursively, hidden entries skipped); one outcome per file, never stopping early."""
         collection = collection or self.settings.default_collection
         max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
         items = [file_item(display, path, max_bytes) for display, path in expand_paths(paths)]
-        return self._run(collection, items, len(items), " ".join(str(p) for p in paths), progress)
+        return self.run_items(collection, items, len(items), " ".join(str(p) for p in paths), progress, ctx)
 
     def ingest_records(self, collection: str, records: Iterable[LoadedDocument],
-                       progress: Callable[[IngestEvent], None] | None = None, label: str = "records") -> IngestReport:
+                       progress: Callable[[IngestEvent], None] | None = None, label: str = "records",
+                       ctx: RequestContext | None = None) -> IngestReport:
         """Ingest already-loaded documents (e.g. a BEIR corpus; source = its id), embedding across documents in batches."""
         total = len(records) if isinstance(records, Sized) else None
-        return self._run(collection, (record_item(r) for r in records), total, label, progress)
-
-    def delete_document(self, document_id: int) -> None:
-        """Mark the document deleted (its versions stay recorded) and remove its chunks from DuckDB, FAISS and BM25."""
-        doc = self._document_row(document_id, None)
-        if doc["status"] == "deleted":
-            raise InputError(f"document {document_id} is already deleted")
-        row = self._collection_by_id(doc["collection_id"])
-        with self.indexes.writer_lock(row["id"]):
-            index = self.open_index(row)
-            with self.store.transaction() as cur:
-                removed = chunk_store.delete_document_chunks(cur, document_id)
-                document_store.mark_document_deleted(cur, document_id)
-                collection_store.bump_index_version(cur, row["id"])
-                audit(cur, "document.delete", str(document_id), {"title": doc["title"], "chunks": len(removed)})
-            with self.indexes.index_lock(row["id"]):
-                if removed:
-                    index.remove(removed)
-                index.save()
-
-    def move_document(self, document_id: int, collection: str) -> None:
-        """Move a document and its chunks to another collection (created if missing), reusing the stored embeddings."""
-        doc = self._document_row(document_id, None)
-        if doc["status"] == "deleted":
-            raise InputError(f"document {document_id} is deleted; it cannot be moved")
-        source_row = self._collection_by_id(doc["collection_id"])
-        if source_row["name"] == collection:
-            return
-        target_row = self.ensure_collection(collection)
-        first, second = sorted([source_row["id"], target_row["id"]])
-        with self.indexes.writer_lock(first), self.indexes.writer_lock(second):
-            source_index, target_index = self.open_index(source_row), self.open_index(target_row)
-            with self.store.transaction() as cur:
-                clash = document_store.active_document_by_hash(cur, target_row["id"], doc["content_hash"])
-                if clash is not None:
-                    raise InputError(
-                        f"collection {collection!r} already holds the same content as document {clash['id']} ({clash['title']!r})")
-                document_store.move_document(cur, document_id, target_row["id"], target_row["tenant"])
-                collection_store.bump_index_version(cur, source_row["id"])
-                collection_store.bump_index_version(cur, target_row["id"])
-                audit(cur, "document.move", str(document_id), {"from": source_row["name"], "to": collection})
-                ids, vectors, texts, titles, headings = chunk_store.chunk_index_rows(
-                    cur, chunk_store.document_chunk_ids(cur, document_id))
-            with self.indexes.index_lock(first), self.indexes.index_lock(second):
-                if len(ids):
-                    source_index.remove(ids)
-                    target_index.add(ids, vectors, [embedding_text(t, h, x) for x, t, h in zip(texts, titles, headings)])
-                source_index.save()
-                target_index.save()
-
-    def reingest_document(self, document_id: int) -> FileOutcome:
-        """Load the document's source file again: a changed file becomes a new version, an unchanged one stays."""
-        doc = self._document_row(document_id, None)
-        if doc["status"] == "deleted":
-            raise InputError(f"document {document_id} is deleted; ingest its file again instead")
-        path = Path(doc["source"])
-        if not path.is_file():
-            raise InputError(f"{doc['source']}: the source file of document {document_id} no longer exists")
-        row = self._collection_by_id(doc["collection_id"])
-        item = file_item(str(path), path, int(self.settings.max_file_mb * 1024 * 1024))
-        return self._run(row["name"], [item], 1, f"reingest document {document_id}", None).files[0]
+        return self.run_items(collection, (record_item(r) for r in records), total, label, progress, ctx)
 
     # --- reads ---------------------------------------------------------------------------
     def documents(self, collection: str | None = None, status: str | None = "active", title_contains: str | None = None,
@@ -316,23 +246,43 @@ class CorpusService:
         with self.store.cursor() as cur:
             return ingest_run_store.ingest_files(cur, run_id)
 
+    def ingest_run(self, run_id: int, ctx: RequestContext | None = None) -> dict:
+        """One run with its per-file outcomes ("files"), if the caller may read its collection; else NotFound."""
+        ctx = ctx or self.system
+        with self.store.cursor() as cur:
+            run = ingest_run_store.ingest_run(cur, run_id)
+            # A run of a collection since deleted has no tenant left: only a caller who reads everything sees it.
+            if run is None or not (ctx.can_read({"name": run["collection"], "tenant": run["tenant"]})
+                                   if run["tenant"] is not None else ctx.tenants is None and ctx.collections is None):
+                raise NotFound(f"unknown ingest run id {run_id}", field="run_id")
+            return {**run, "files": ingest_run_store.ingest_files(cur, run_id)}
+
+    def collection_stats(self, name: str, load_indexes: bool = False, ctx: RequestContext | None = None) -> dict:
+        """One readable collection's entry of `stats()`: its counts, mime types, index sizes and what built its index
+        (Conflict, when loading it, if these settings would not build that index)."""
+        row = self.collection_row(name, ctx)
+        if load_indexes:
+            self.check_index_settings(row["name"], ctx)
+        return self._collection_entry(next(c for c in self.collections(ctx) if c["name"] == row["name"]), load_indexes)
+
+    def _collection_entry(self, info: dict, load_indexes: bool) -> dict:
+        row = self.collection_row(info["name"])  # `info` came from a scoped listing
+        with self.store.cursor() as cur:
+            mime_types = document_store.mime_type_counts(cur, row["id"])
+        index = self.open_index(row) if load_indexes else self.indexes.loaded(row["id"])
+        entry = {**info, "mime_types": mime_types, "index_bytes": self.indexes.bytes_on_disk(row["id"]), "index": None}
+        if index is not None:
+            with self.indexes.index_lock(row["id"]):
+                entry["index"] = index.stats()
+        return entry
+
     def stats(self, load_indexes: bool = False, ctx: RequestContext | None = None) -> dict:
         """Totals, and per collection: documents, chunks, index sizes and the settings that built its index.
 
         Index entry counts come from the loaded index; with load_indexes=False an index not yet opened in
         this process reports only its size on disk (so a page can show stats without loading models).
         """
-        collections = []
-        for info in self.collections(ctx):
-            row = self.collection_row(info["name"], ctx)
-            with self.store.cursor() as cur:
-                mime_types = document_store.mime_type_counts(cur, row["id"])
-            index = self.open_index(row) if load_indexes else self.indexes.loaded(row["id"])
-            entry = {**info, "mime_types": mime_types, "index_bytes": self.indexes.bytes_on_disk(row["id"]), "index": None}
-            if index is not None:
-                with self.indexes.index_lock(row["id"]):
-                    entry["index"] = index.stats()
-            collections.append(entry)
+        collections = [self._collection_entry(info, load_indexes) for info in self.collections(ctx)]
         runs = self.ingest_runs(1, ctx=ctx)
         dim = self._parts.loaded_embedder_dim()
         return {

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Sequence
 
+from backend.context import RequestContext
 from backend.ingest.items import FileOutcome, IngestEvent
 from backend.models import InputError
 from backend.store import collections as collection_store
@@ -188,14 +189,17 @@ def _settle_files(items: Sequence[UploadFile]) -> None:
 
 
 def start_upload(platform, collection: str, files: Sequence[tuple[str, BinaryIO | bytes]],
-                 create: bool = False) -> UploadJob:
+                 create: bool = False, ctx: RequestContext | None = None) -> UploadJob:
     """Store the files under the collection's upload folder with their own names and start ingesting them.
 
     A refused file (bad name, over the upload limit) is reported as failed and never stops the others.
-    With `create`, the collection is created first (an InputError if the name is taken or invalid).
+    With `create`, the collection is created first (an InputError if the name is taken or invalid). Nothing is
+    stored unless the caller may change the collection (NotFound when it may not read it, Forbidden for a reader).
     """
     if create:
-        platform.corpus.create_collection(collection)
+        platform.corpus.create_collection(collection, ctx=ctx)
+    else:
+        platform.corpus.writable(collection, ctx)
     folder = uploads_dir(platform, collection)
     folder.mkdir(parents=True, exist_ok=True)
     items: list[UploadFile] = []

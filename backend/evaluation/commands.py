@@ -131,12 +131,12 @@ def run_command(args) -> int:
 
 
 def list_command(args) -> int:
-    from backend.evaluation import runs
+    from backend.evaluation import access
     from backend.platform import Platform
     from backend.settings import get_settings
 
-    with Platform(get_settings()) as platform:
-        rows = runs.list_runs(platform.store, status=None if args.all else "finished", gold_set=args.gold)
+    with Platform(get_settings()) as platform:  # the CLI on the local file: the system context, every tenant
+        rows = access.list_runs(platform, status=None if args.all else "finished", gold_set=args.gold)
     out = [{
         "run": r["id"], "label": r["label"], "experiment": r.get("experiment"), "gold_set": r["gold_set"],
         "collection": r["collection"], "status": r["status"], "questions": r["n_questions"], "done": r["n_done"],

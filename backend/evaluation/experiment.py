@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from backend.evaluation import goldsets, runs
+from backend.context import RequestContext
+from backend.evaluation import access, goldsets, runs
 from backend.evaluation.failure_analysis import ERROR, Outcome, classify
 from backend.evaluation.goldsets import GoldItem, GoldSet
 from backend.evaluation.grid import Experiment, GridPoint, expand_grid, parse_experiment
@@ -64,10 +65,12 @@ class RunOutcome:
 
 
 # --- gold sets by name -------------------------------------------------------------------------
-def resolve_gold(platform, spec: str, collection: str | None = None, split: str = "test") -> GoldSet:
+def resolve_gold(platform, spec: str, collection: str | None = None, split: str = "test",
+                 ctx: RequestContext | None = None) -> GoldSet:
     """`demo`, a stored gold set's name, a .jsonl/.csv path, `beir:DIR` (qrels SPLIT) or `traffic[:N]`.
 
-    File-based sets are (re)snapshotted in DuckDB so every run points at exactly the questions it used.
+    File-based sets are (re)snapshotted in DuckDB so every run points at exactly the questions it used; storing one
+    needs write rights on its collection, reading a stored one only read rights.
     """
     store = platform.store
     if not spec:
@@ -82,12 +85,13 @@ def resolve_gold(platform, spec: str, collection: str | None = None, split: str 
         if not limit.isdigit():
             raise InputError(f"--gold {spec}: use traffic:N with N a number of questions")
         target = collection or platform.settings.default_collection
-        gold = goldsets.traffic_goldset(store, target, f"traffic-{target}", limit=int(limit))
+        return goldsets.build_goldset(platform, target, lambda: goldsets.traffic_goldset(
+            store, target, f"traffic-{target}", limit=int(limit)), ctx)
     elif spec.lower().endswith((".jsonl", ".csv", ".ndjson")):
         gold = goldsets.read_gold_file(spec, collection=collection or platform.settings.default_collection)
     else:
-        return goldsets.load_goldset(store, spec)
-    return goldsets.register_goldset(platform, gold)
+        return goldsets.load_goldset(store, spec, access.scope(platform, ctx))
+    return goldsets.register_goldset(platform, gold, ctx)
 
 
 # --- scratch collections for other chunk settings ---------------------------------------------
@@ -127,7 +131,10 @@ class ScratchIndexes:
             if on_index:
                 on_index()
             if not scratch_platform.corpus.has_collection(name):
-                scratch_platform.corpus.create_collection(name, description=f"evaluation copy of {base!r} chunked {key[0]}/{key[1]}")
+                # The copy belongs to the base collection's tenant: its documents are that tenant's.
+                scratch_platform.corpus.create_collection(
+                    name, tenant=self.platform.corpus.collection_row(base)["tenant"],
+                    description=f"evaluation copy of {base!r} chunked {key[0]}/{key[1]}")
             # Unchanged documents are skipped on re-ingest, so an interrupted copy resumes where it stopped.
             report = scratch_platform.corpus.ingest_records(name, list(self._documents(base)), label=f"eval scratch copy of {base}")
             if report.failed:
@@ -269,12 +276,13 @@ class PointEvaluator:
 
 
 # --- the experiment --------------------------------------------------------------------------
-def run_experiment(platform, experiment: Experiment, gold: GoldSet, progress: ProgressFn | None = None) -> list[RunOutcome]:
+def run_experiment(platform, experiment: Experiment, gold: GoldSet, progress: ProgressFn | None = None,
+                   ctx: RequestContext | None = None) -> list[RunOutcome]:
     """Run (or resume) every grid point. Validation happens before anything is stored; each question's
-    result is committed on its own; a run becomes 'finished' only once all its questions are in."""
+    result is committed on its own; a run becomes 'finished' only once all its questions are in. The caller
+    needs write rights on the collection; the questions then run as the system (untraced, uncached)."""
     collection = experiment.collection or gold.collection
-    if not platform.corpus.has_collection(collection):
-        raise InputError(f"collection {collection!r} does not exist: ingest it first (gold set {gold.name!r} refers to it)")
+    access.require_writable(platform, collection, ctx)
     if gold.collection != collection:
         raise InputError(f"gold set {gold.name!r} is for collection {gold.collection!r}, the experiment for {collection!r}")
     goldsets.check_against_corpus(gold, goldsets.document_keys(platform.corpus.document_source_map(collection)))
@@ -284,7 +292,7 @@ def run_experiment(platform, experiment: Experiment, gold: GoldSet, progress: Pr
     for point in points:  # a generator or reranker that cannot be built fails before anything is stored
         PointEvaluator(platform, collection, point.settings, scorer, experiment.min_answer_score, experiment.retrieval_only)
 
-    experiment_id = runs.create_experiment(platform.store, experiment.name, gold.name, experiment.to_dict())
+    experiment_id = runs.create_experiment(platform.store, experiment.name, gold.name, experiment.to_dict(), collection)
     scratch = ScratchIndexes(platform)
     outcomes: list[RunOutcome] = []
     try:
@@ -342,11 +350,11 @@ def _run_point(platform, scratch, experiment, experiment_id, gold, items, point:
     return RunOutcome(run_id=run_id, label=point.label, resumed_from=resumed_from, summary=summary)
 
 
-def resume_experiment(platform, experiment_id: int, progress: ProgressFn | None = None) -> list[RunOutcome]:
+def resume_experiment(platform, experiment_id: int, progress: ProgressFn | None = None,
+                      ctx: RequestContext | None = None) -> list[RunOutcome]:
     """Run a stored experiment again with its stored file and gold set: unfinished runs pick up where they stopped."""
-    rows = platform.store.query_dicts("SELECT name, gold_set, config FROM eval_experiments WHERE id = ?", [experiment_id])
-    if not rows:
-        raise InputError(f"experiment {experiment_id} not found")
-    config = json.loads(rows[0]["config"]) if isinstance(rows[0]["config"], str) else rows[0]["config"]
-    experiment = parse_experiment(config, f"experiment {experiment_id} ({rows[0]['name']})")
-    return run_experiment(platform, experiment, goldsets.load_goldset(platform.store, rows[0]["gold_set"]), progress)
+    row = access.require_experiment(platform, experiment_id, ctx)
+    experiment = parse_experiment(row["config"], f"experiment {experiment_id} ({row['name']})")
+    experiment.collection = experiment.collection or row["collection"]
+    gold = goldsets.load_goldset(platform.store, row["gold_set"], access.scope(platform, ctx))
+    return run_experiment(platform, experiment, gold, progress, ctx)

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.context import RequestContext
+from backend.evaluation import access
+
 OK = "ok"
 RETRIEVAL_MISS = "retrieval_miss"
 RANKING_MISS = "ranking_miss"
@@ -55,9 +58,10 @@ def classify(outcome: Outcome, min_answer_score: float = 0.6) -> tuple[str, str]
     return OK, "passed"
 
 
-def failure_report(store, run_id: int, examples: int = 3) -> dict:
-    """Counts per failure class and a few example questions of each, for one run."""
-    rows = store.query_dicts(
+def failure_report(platform, ctx: RequestContext, run_id: int, examples: int = 3) -> dict:
+    """Counts per failure class and a few example questions of each, for one run the caller may read."""
+    access.require_run(platform, run_id, ctx)
+    rows = platform.store.query_dicts(
         "SELECT item_id, question, answer, reference_answer, failure_class, failure_reason, gold_rank "
         "FROM eval_results WHERE run_id = ? ORDER BY ordinal",
         [run_id],

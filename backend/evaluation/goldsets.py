@@ -8,10 +8,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
+from typing import Callable
 
+from backend.context import RequestContext
+from backend.evaluation import access
 from backend.jsonl import json_objects
-from backend.models import InputError
+from backend.models import InputError, NotFound
 from backend.settings import PROJECT_ROOT
+from backend.store.rows import Scope, scope_condition
 
 DEMO_GOLD_PATH = PROJECT_ROOT / "data" / "gold" / "demo.jsonl"
 KINDS = ("demo", "beir", "upload", "traffic", "synthetic")
@@ -195,7 +199,9 @@ def read_gold_file(path: Path | str, name: str | None = None, collection: str = 
 
 
 def demo_goldset(collection: str = "demo") -> GoldSet:
-    return read_gold_file(DEMO_GOLD_PATH, name="demo", collection=collection, kind="demo")
+    # Gold set names are one namespace across tenants: the demo set of another collection is named after it.
+    name = "demo" if collection == "demo" else f"demo-{collection}"
+    return read_gold_file(DEMO_GOLD_PATH, name=name, collection=collection, kind="demo")
 
 
 def beir_goldset(beir_dir: Path | str, split: str, collection: str, name: str | None = None, limit: int | None = None) -> GoldSet:
@@ -245,8 +251,12 @@ def check_against_corpus(gold: GoldSet, keys: dict[str, int]) -> None:
 
 
 # --- snapshots in DuckDB ------------------------------------------------------------------
-def save_goldset(store, gold: GoldSet) -> None:
-    """Replace the stored snapshot of this gold set in one transaction (never half-written)."""
+def save_goldset(store, gold: GoldSet, writable: Scope) -> None:
+    """Replace the stored snapshot of this gold set in one transaction (never half-written).
+
+    A stored set of the same name is replaced only when its collection is in `writable` (the caller's collections):
+    names are one namespace, and another tenant's set must neither be overwritten nor shown to exist.
+    """
     if gold.kind not in KINDS:
         raise InputError(f"gold set kind {gold.kind!r}: use one of {', '.join(KINDS)}")
     check_name(gold.name)
@@ -256,6 +266,9 @@ def save_goldset(store, gold: GoldSet) -> None:
         for n, i in enumerate(gold.items)
     ]
     with store.transaction("evaluation") as cur:
+        existing = cur.execute("SELECT collection FROM eval_gold_sets WHERE name = ?", [gold.name]).fetchone()
+        if existing is not None and not access.in_scope(writable, existing[0]):
+            raise InputError(f"gold set name {gold.name!r} is already taken: choose another name", field="name")
         cur.execute("DELETE FROM eval_gold_items WHERE gold_set = ?", [gold.name])
         cur.execute("DELETE FROM eval_gold_sets WHERE name = ?", [gold.name])
         cur.execute(
@@ -266,11 +279,13 @@ def save_goldset(store, gold: GoldSet) -> None:
             cur.executemany("INSERT INTO eval_gold_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
-def load_goldset(store, name: str) -> GoldSet:
+def load_goldset(store, name: str, scope: Scope) -> GoldSet:
+    """The stored gold set if its collection is in `scope`; else the one 'not found' an unknown name gets."""
     head = store.query_dicts("SELECT * FROM eval_gold_sets WHERE name = ?", [name])
-    if not head:
-        known = ", ".join(g["name"] for g in list_goldsets(store)) or "none stored yet"
-        raise InputError(f"gold set {name!r} not found (stored: {known}; or give a .jsonl/.csv path, 'demo' or beir:DIR)")
+    if not head or not access.in_scope(scope, head[0]["collection"]):
+        known = ", ".join(g["name"] for g in list_goldsets(store, scope)) or "none stored yet"
+        raise NotFound(f"gold set {name!r} not found (stored: {known}; or give a .jsonl/.csv path, 'demo' or beir:DIR)",
+                       field="gold_set")
     rows = store.query_dicts("SELECT * FROM eval_gold_items WHERE gold_set = ? ORDER BY ordinal", [name])
     items = [
         GoldItem(
@@ -284,10 +299,22 @@ def load_goldset(store, name: str) -> GoldSet:
     return GoldSet(name=g["name"], kind=g["kind"], collection=g["collection"], items=items, origin=g["origin"] or "")
 
 
-def list_goldsets(store) -> list[dict]:
+def readable_goldsets(platform, ctx: RequestContext) -> list[dict]:
+    """The gold sets of the collections the caller may read, newest first."""
+    return list_goldsets(platform.store, access.scope(platform, ctx))
+
+
+def readable_goldset(platform, name: str, ctx: RequestContext) -> GoldSet:
+    """A stored gold set of a collection the caller may read (else 'not found', as for an unknown name)."""
+    return load_goldset(platform.store, name, access.scope(platform, ctx))
+
+
+def list_goldsets(store, scope: Scope) -> list[dict]:
+    """The gold sets of the collections in `scope` (None: every one), newest first."""
+    condition, params = scope_condition(scope, "collection")
     return store.query_dicts(
-        "SELECT name, kind, collection, n_items, origin, content_hash, created_at FROM eval_gold_sets ORDER BY created_at DESC, name"
-    )
+        "SELECT name, kind, collection, n_items, origin, content_hash, created_at FROM eval_gold_sets"
+        f" WHERE {condition or 'TRUE'} ORDER BY created_at DESC, name", params)
 
 
 # --- production traffic --------------------------------------------------------------------
@@ -329,10 +356,22 @@ def traffic_goldset(store, collection: str, name: str, limit: int = 50, only_rat
                    origin=f"{len(items)} traced questions of {collection!r}{' with feedback' if only_rated else ''}")
 
 
-def register_goldset(platform, gold: GoldSet) -> GoldSet:
-    """Check a gold set against its collection's documents, then snapshot it (replacing one of the same name)."""
-    if not platform.corpus.has_collection(gold.collection):
-        raise InputError(f"collection {gold.collection!r} does not exist: ingest it first")
-    check_against_corpus(gold, document_keys(platform.corpus.document_source_map(gold.collection)))
-    save_goldset(platform.store, gold)
+def register_goldset(platform, gold: GoldSet, ctx: RequestContext | None = None) -> GoldSet:
+    """Check a gold set against its collection's documents, then snapshot it (replacing one of the same name).
+    The caller needs write rights on the collection (an operator or admin of its tenant)."""
+    ctx = access.context(platform, ctx)
+    access.require_writable(platform, gold.collection, ctx)
+    check_against_corpus(gold, document_keys(platform.corpus.document_source_map(gold.collection, ctx)))
+    save_goldset(platform.store, gold, access.scope(platform, ctx))
     return gold
+
+
+def build_goldset(platform, collection: str, build: Callable[[], GoldSet], ctx: RequestContext | None = None) -> GoldSet:
+    """Authorise the caller on `collection` first, then build the set (which may read the collection's traffic or
+    documents) and register it: nothing of a collection the caller may not change is read."""
+    access.require_writable(platform, collection, ctx)
+    gold = build()
+    if gold.collection != collection:
+        raise InputError(f"gold set {gold.name!r} is for collection {gold.collection!r}, not {collection!r}",
+                         field="collection")
+    return register_goldset(platform, gold, ctx)

@@ -1,24 +1,31 @@
-"""The leaderboard's data: finished runs ranked by a metric, Pareto fronts, run-versus-run diffs, drill-downs."""
+"""The leaderboard's data, scoped by the caller: finished runs ranked by a metric, Pareto fronts, diffs, drill-downs."""
 from __future__ import annotations
 
 import math
 
 import pandas as pd
 
+from backend.context import RequestContext
+from backend.evaluation import access
 from backend.evaluation import runs as run_store
 from backend.evaluation.metrics import LOWER_IS_BETTER, pareto_front
+from backend.models import InputError
 
-RUN_COLUMNS = ["run", "label", "experiment", "gold_set", "collection", "questions", "code_version", "index_version", "finished_at"]
+RUN_COLUMNS = ["run", "label", "experiment", "gold_set", "collection", "base_collection", "questions", "code_version",
+               "index_version", "finished_at"]
 
 
-def leaderboard(store, gold_set: str | None = None, sort_by: str | None = None) -> pd.DataFrame:
-    """One row per finished run: identity columns, then every summary metric. Best first by `sort_by`."""
+def leaderboard(platform, ctx: RequestContext, gold_set: str | None = None, sort_by: str | None = None,
+                collection: str | None = None) -> pd.DataFrame:
+    """One row per finished run the caller may read (of `collection`, else of every readable one): identity
+    columns, then every summary metric. Best first by `sort_by`."""
     rows = []
-    for run in run_store.list_runs(store, status="finished", gold_set=gold_set):
+    for run in access.list_runs(platform, ctx, collection, status="finished", gold_set=gold_set):
         summary = run.get("summary") or {}
         row = {
             "run": run["id"], "label": run["label"], "experiment": run.get("experiment") or "",
-            "gold_set": run["gold_set"], "collection": run["collection"], "questions": run["n_questions"],
+            "gold_set": run["gold_set"], "collection": run["collection"], "base_collection": run["base_collection"],
+            "questions": run["n_questions"],
             "code_version": run["code_version"], "index_version": run["index_version"], "finished_at": run["finished_at"],
         }
         row.update(summary.get("metrics", {}))
@@ -52,10 +59,23 @@ def with_pareto(frame: pd.DataFrame, quality: str, cost: str) -> pd.DataFrame:
     return out
 
 
-def run_diff(store, run_a: int, run_b: int, metric: str, tolerance: float = 1e-9) -> pd.DataFrame:
+def run_results(platform, ctx: RequestContext, run_id: int, with_retrieved: bool = True) -> list[dict]:
+    """A readable run's per-question results in question order (NotFound for a run the caller may not read)."""
+    access.require_run(platform, run_id, ctx)
+    return run_store.results(platform.store, run_id, with_retrieved=with_retrieved)
+
+
+def run_detail(platform, ctx: RequestContext, run_id: int, with_retrieved: bool = False) -> dict:
+    """A readable run's row (config and summary parsed) with its per-question `results`."""
+    run = access.require_run(platform, run_id, ctx)
+    return {**run, "results": run_store.results(platform.store, run_id, with_retrieved=with_retrieved)}
+
+
+def run_diff(platform, ctx: RequestContext, run_a: int, run_b: int, metric: str,
+             tolerance: float = 1e-9) -> pd.DataFrame:
     """Per question: the metric in run A and run B and whether B got better, worse or stayed the same."""
-    a = {r["item_id"]: r for r in run_store.results(store, run_a, with_retrieved=False)}
-    b = {r["item_id"]: r for r in run_store.results(store, run_b, with_retrieved=False)}
+    a = {r["item_id"]: r for r in run_results(platform, ctx, run_a, with_retrieved=False)}
+    b = {r["item_id"]: r for r in run_results(platform, ctx, run_b, with_retrieved=False)}
     rows = []
     for item_id in [i for i in a if i in b]:
         va, vb = a[item_id]["metrics"].get(metric), b[item_id]["metrics"].get(metric)
@@ -75,18 +95,18 @@ def run_diff(store, run_a: int, run_b: int, metric: str, tolerance: float = 1e-9
     return frame.reset_index(drop=True)
 
 
-def per_question(store, run_id: int) -> pd.DataFrame:
+def per_question(platform, ctx: RequestContext, run_id: int) -> pd.DataFrame:
     """One row per question of a run with every score flattened into columns."""
     rows = []
-    for r in run_store.results(store, run_id, with_retrieved=False):
+    for r in run_results(platform, ctx, run_id, with_retrieved=False):
         rows.append({"item_id": r["item_id"], "question": r["question"], "class": r["failure_class"],
                      "gold_rank": r["gold_rank"], "latency_ms": r["latency_ms"], **r["metrics"]})
     return pd.DataFrame(rows)
 
 
-def question_detail(store, run_id: int, item_id: str) -> dict | None:
+def question_detail(platform, ctx: RequestContext, run_id: int, item_id: str) -> dict | None:
     """Everything about one question in one run: retrieved chunks (gold marked), answer, every score."""
-    for r in run_store.results(store, run_id):
+    for r in run_results(platform, ctx, run_id):
         if r["item_id"] == item_id:
             return r
     return None
@@ -100,9 +120,37 @@ def metric_bars(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     return long.dropna(subset=["value"])
 
 
-def unavailable_metrics(store, gold_set: str | None = None) -> dict[str, str]:
-    """Metrics finished runs could not compute, with the reason (e.g. no LLM judge configured)."""
+def unavailable_metrics(platform, ctx: RequestContext, gold_set: str | None = None) -> dict[str, str]:
+    """Metrics the caller's finished runs could not compute, with the reason (e.g. no LLM judge configured)."""
     out: dict[str, str] = {}
-    for run in run_store.list_runs(store, status="finished", gold_set=gold_set):
+    for run in access.list_runs(platform, ctx, status="finished", gold_set=gold_set):
         out.update((run.get("summary") or {}).get("unavailable") or {})
     return out
+
+
+def _number(value) -> float | None:
+    """A metric as JSON can carry it: NaN (a metric a run could not compute) is None."""
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def leaderboard_rows(platform, ctx: RequestContext, collection: str | None = None, gold_set: str | None = None,
+                     sort_by: str = "pass_rate") -> list[dict]:
+    """The leaderboard as plain rows for the API: each run's identity, the collection it was asked to evaluate
+    and the one it queried (a scratch copy for other chunk settings), and its metrics; best first by `sort_by`."""
+    board = leaderboard(platform, ctx, gold_set=gold_set, sort_by=sort_by, collection=collection)
+    metrics = metric_columns(board)
+    if not board.empty and sort_by not in metrics:
+        raise InputError(f"sort_by: {sort_by!r} is not a metric of these runs (metrics: {', '.join(metrics)})",
+                         field="sort_by")
+    rows = []
+    for rank, record in enumerate(board.to_dict("records"), start=1):
+        index_version = _number(record["index_version"])
+        rows.append({
+            "rank": rank, "run": int(record["run"]), "label": record["label"], "experiment": record["experiment"] or None,
+            "gold_set": record["gold_set"], "collection": record["base_collection"],
+            "queried_collection": record["collection"], "questions": int(record["questions"]),
+            "code_version": record["code_version"], "index_version": None if index_version is None else int(index_version),
+            "finished_at": pd.Timestamp(record["finished_at"]).to_pydatetime() if pd.notna(record["finished_at"]) else None,
+            "metrics": {name: _number(record[name]) for name in metrics},
+        })
+    return rows

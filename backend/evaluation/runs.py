@@ -6,6 +6,7 @@ import subprocess
 from functools import lru_cache
 
 from backend.settings import PROJECT_ROOT
+from backend.store.rows import Scope, scope_condition
 
 
 @lru_cache(maxsize=1)
@@ -23,12 +24,18 @@ def code_version() -> str:
         return "unknown"
 
 
-def create_experiment(store, name: str, gold_set: str, config: dict) -> int:
+def create_experiment(store, name: str, gold_set: str, config: dict, collection: str) -> int:
     with store.transaction("evaluation") as cur:
         return cur.execute(
-            "INSERT INTO eval_experiments (name, gold_set, config) VALUES (?, ?, ?) RETURNING id",
-            [name, gold_set, json.dumps(config, default=str)],
+            "INSERT INTO eval_experiments (name, gold_set, config, collection) VALUES (?, ?, ?, ?) RETURNING id",
+            [name, gold_set, json.dumps(config, default=str), collection],
         ).fetchone()[0]
+
+
+def experiment_row(store, experiment_id: int) -> dict | None:
+    """The stored experiment (name, gold set, collection, config as parsed), or None; callers check its scope."""
+    rows = store.query_dicts("SELECT * FROM eval_experiments WHERE id = ?", [experiment_id])
+    return _decode(rows[0]) if rows else None
 
 
 def find_resumable(store, gold_set: str, gold_hash: str, config_hash: str, collection: str, version: str,
@@ -108,22 +115,42 @@ def _decode(row: dict) -> dict:
     return row
 
 
-def list_runs(store, status: str | None = None, gold_set: str | None = None, experiment_id: int | None = None) -> list[dict]:
-    """Runs newest first, each with its progress (results stored so far)."""
-    where: list[str] = []
-    params: list[object] = []
-    if status:
-        where.append("r.status = ?")
-        params.append(status)
-    if gold_set:
-        where.append("r.gold_set = ?")
-        params.append(gold_set)
-    if experiment_id is not None:
-        where.append("r.experiment_id = ?")
-        params.append(experiment_id)
+def _run_filters(scope: Scope, status: str | None, gold_set: str | None,
+                 experiment_id: int | None) -> tuple[str, list]:
+    """The WHERE clause of a run listing: always the collection scope (an empty scope matches nothing)."""
+    condition, params = scope_condition(scope, "r.base_collection")
+    where = [condition or "TRUE"]
+    for clause, value in (("r.status = ?", status), ("r.gold_set = ?", gold_set), ("r.experiment_id = ?", experiment_id)):
+        if value not in (None, ""):
+            where.append(clause)
+            params.append(value)
+    return " WHERE " + " AND ".join(where), params
+
+
+def list_runs(store, scope: Scope, status: str | None = None, gold_set: str | None = None,
+              experiment_id: int | None = None, limit: int | None = None, offset: int = 0) -> list[dict]:
+    """Runs of the collections in `scope` (by the collection the experiment named), newest first, each with its
+    progress (results stored so far). `scope` has no default: every caller says whose runs it reads."""
+    where, params = _run_filters(scope, status, gold_set, experiment_id)
+    page = ""
+    if limit is not None:
+        page = " LIMIT ? OFFSET ?"
+        params += [limit, offset]
     sql = (
         "SELECT r.*, e.name AS experiment, (SELECT count(*) FROM eval_results x WHERE x.run_id = r.id) AS n_done "
-        "FROM eval_runs r LEFT JOIN eval_experiments e ON e.id = r.experiment_id"
-        + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id DESC"
+        "FROM eval_runs r LEFT JOIN eval_experiments e ON e.id = r.experiment_id" + where + " ORDER BY r.id DESC" + page
     )
     return [_decode(row) for row in store.query_dicts(sql, params)]
+
+
+def count_runs(store, scope: Scope, status: str | None = None, gold_set: str | None = None) -> int:
+    where, params = _run_filters(scope, status, gold_set, None)
+    return int(store.scalar("SELECT count(*) FROM eval_runs r" + where, params))
+
+
+def run_row(store, run_id: int) -> dict | None:
+    """One run with its experiment's name and progress, or None; callers check its scope (evaluation.access)."""
+    rows = store.query_dicts(
+        "SELECT r.*, e.name AS experiment, (SELECT count(*) FROM eval_results x WHERE x.run_id = r.id) AS n_done "
+        "FROM eval_runs r LEFT JOIN eval_experiments e ON e.id = r.experiment_id WHERE r.id = ?", [run_id])
+    return _decode(rows[0]) if rows else None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import warnings
 
+from backend.context import RequestContext
 from backend.evaluation.goldsets import GoldItem, GoldSet, check_name
 from backend.evaluation.ragas_runner import judge_from_settings, quote_containment
 from backend.models import InputError
@@ -45,8 +46,10 @@ def _source_of(context: str, documents: list[tuple[str, str]]) -> str | None:
     return best if best_score >= 0.9 else None
 
 
-def synthetic_goldset(platform, collection: str, name: str, size: int = 10, max_documents: int = 50) -> GoldSet:
-    """Generate `size` questions with reference answers and contexts from up to `max_documents` documents."""
+def synthetic_goldset(platform, collection: str, name: str, size: int = 10, max_documents: int = 50,
+                      ctx: RequestContext | None = None) -> GoldSet:
+    """Generate `size` questions with reference answers and contexts from up to `max_documents` documents of a
+    collection the caller may read."""
     reason = synthetic_unavailable_reason(platform.settings)
     if reason:
         raise InputError(f"synthetic gold set {reason}")
@@ -60,12 +63,12 @@ def synthetic_goldset(platform, collection: str, name: str, size: int = 10, max_
         from ragas.testset import TestsetGenerator
 
     judge = judge_from_settings(platform.settings)
-    rows = platform.corpus.documents(collection, limit=max_documents)
+    rows = platform.corpus.documents(collection, limit=max_documents, ctx=ctx)
     if not rows:
         raise InputError(f"collection {collection!r} has no documents: ingest it first")
     documents = []
     for row in rows:
-        doc = platform.corpus.document(row["id"])
+        doc = platform.corpus.document(row["id"], ctx)
         documents.append((doc.source, doc.text))
     lc_docs = [LCDocument(page_content=text, metadata={"source": source}) for source, text in documents if text.strip()]
 

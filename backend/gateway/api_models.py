@@ -22,6 +22,12 @@ class SearchRequest(_Request):
     k: int | None = Field(None, ge=1, le=50, description="number of chunks (default: the server's top_k)")
 
 
+class CreateCollectionRequest(_Request):
+    name: str = Field(min_length=1, max_length=64, description="1-64 letters, digits, '-', '_' or '.'")
+    description: str = Field("", max_length=500)
+    tenant: str | None = Field(None, description="the tenant it belongs to (default: the caller's)")
+
+
 class AskRequest(_Request):
     question: str = Field(min_length=1)
     collection: str | None = Field(None, description="collection to ask (default: the server's default collection)")
@@ -38,6 +44,25 @@ class DocumentsQuery(_Request):
     descending: bool = True
     limit: int = Field(100, ge=1, le=1000)
     offset: int = Field(0, ge=0, le=1_000_000_000)
+
+
+class _Page(_Request):
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
+
+
+class ConversationsQuery(_Page):
+    collection: str | None = Field(None, description="only this collection's conversations")
+
+
+class TracesQuery(_Page):
+    collection: str | None = Field(None, description="only this collection's traces (default: every one the caller reads)")
+
+
+class FeedbackRequest(_Request):
+    message_id: int = Field(ge=1, le=2**63 - 1, description="the answer's message_id (from ask, or a conversation's message)")
+    rating: Literal[0, 1] = Field(description="1 thumbs up, 0 thumbs down (a new rating replaces the earlier one)")
+    comment: str | None = Field(None, max_length=2000, description="optional; stored with its PII redacted")
 
 
 class ContentPart(BaseModel):

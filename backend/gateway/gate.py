@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from backend.context import RequestContext
 from backend.gateway.http_errors import ApiError
 from backend.gateway.identity import Identity, Unauthorized
+from backend.gateway.metered import MeteredChat
 from backend.models import Answer
 
 if TYPE_CHECKING:
@@ -25,9 +26,8 @@ PlatformProvider = Callable[[], "Platform | None"]
 
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
-        # The corpus tables' naive timestamps are DuckDB's current_timestamp in the server's time zone: sent
-        # with that zone's offset, so they are RFC 3339 date-times a client can compare.
-        return (value.astimezone() if value.tzinfo is None else value).isoformat()
+        # Every table's naive timestamps are UTC (backend/clock.py): sent with the offset, as RFC 3339 date-times.
+        return (value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (set, frozenset)):
@@ -53,6 +53,11 @@ class Caller:
     platform: Platform
     identity: Identity
     ctx: RequestContext
+
+    @property
+    def chat(self) -> MeteredChat:
+        """The chat service behind the gateway's quota, for this caller (its rate limit was counted at the gate)."""
+        return MeteredChat(self.platform.gateway, self.platform.chat)
 
 
 class Gate:
@@ -85,12 +90,18 @@ class Gate:
         return Caller(platform, identity, gateway.context_for(identity))
 
     @staticmethod
+    def ask(caller: Caller, question, collection: str | None = None, conversation_id: str | None = None,
+            **options) -> Answer:
+        """An answer within the tenant's quota (QuotaExceeded, 429, before any model call), its usage recorded."""
+        return caller.chat.ask(caller.identity, question, collection, conversation_id, route=None, ctx=caller.ctx,
+                               **options)
+
+    @staticmethod
     def check_quota(caller: Caller) -> None:
         """Before generation: the tenant's monthly quota (QuotaExceeded, 429, before any model call)."""
-        caller.platform.gateway.check_quota(caller.identity.tenant)
+        caller.chat.admit(caller.identity, route=None)
 
     @staticmethod
     def record_usage(caller: Caller, answer: Answer) -> None:
         """After generation: what it spent (a cached answer spent nothing on a model)."""
-        tokens, cost = (0, 0.0) if answer.cached else (answer.tokens_in + answer.tokens_out, answer.cost_usd)
-        caller.platform.gateway.record_usage(caller.identity.tenant, tokens, cost)
+        caller.chat.record(caller.identity, answer)

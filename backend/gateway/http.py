@@ -3,6 +3,7 @@ backend with the caller's RequestContext, and shape JSON; nothing else happens h
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -13,10 +14,14 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from backend.commands.ask import answer_json
 from backend.commands.search import hit_dict
-from backend.gateway.api_models import AskRequest, DocumentsQuery, SearchRequest
+from backend.gateway.api_models import AskRequest, CreateCollectionRequest, DocumentsQuery, SearchRequest
 from backend.gateway.gate import JSON, Gate, PlatformProvider
+from backend.gateway.http_conversations import ConversationRoutes
+from backend.gateway.http_documents import DocumentRoutes
 from backend.gateway.http_errors import EXCEPTION_HANDLERS, ServerErrors, read_json, read_query
+from backend.gateway.http_evaluation import EvaluationRoutes
 from backend.gateway.http_openai import OpenAIRoutes
+from backend.gateway.http_traces import TraceRoutes
 from backend.gateway.openapi import openapi_document
 from backend.models import Answer, InputError
 
@@ -35,7 +40,7 @@ def _document_id(request: Request) -> int:
 
 
 class RestRoutes:
-    """/api/v1: health, collections, documents, search, ask."""
+    """/api/v1: health, the OpenAPI document, collections, documents (listed and read), search, ask."""
 
     def __init__(self, gate: Gate):
         self.gate = gate
@@ -48,6 +53,17 @@ class RestRoutes:
         caller = await self.gate.caller(request, "/api/v1/collections")
         rows = await run_in_threadpool(caller.platform.corpus.collections, caller.ctx)
         return JSON({"collections": rows})
+
+    async def create_collection(self, request: Request) -> Response:
+        caller = await self.gate.caller(request, "POST /api/v1/collections", scope="ingest")
+        body = await read_json(request, CreateCollectionRequest)
+        corpus = caller.platform.corpus
+
+        def create() -> dict:
+            row = corpus.create_collection(body.name, body.tenant, body.description, ctx=caller.ctx)
+            return next(c for c in corpus.collections(caller.ctx) if c["name"] == row["name"])
+
+        return JSON(await run_in_threadpool(create), status_code=201)
 
     async def documents(self, request: Request) -> Response:
         caller = await self.gate.caller(request, "/api/v1/collections/{name}/documents")
@@ -85,11 +101,7 @@ class RestRoutes:
         body = await read_json(request, AskRequest)
 
         def answer() -> Answer:
-            self.gate.check_quota(caller)
-            result = caller.platform.chat.ask(body.question, body.collection, body.conversation_id, mode=body.mode,
-                                              k=body.k, ctx=caller.ctx)
-            self.gate.record_usage(caller, result)
-            return result
+            return self.gate.ask(caller, body.question, body.collection, body.conversation_id, mode=body.mode, k=body.k)
 
         return JSON(_ask_json(await run_in_threadpool(answer)))
 
@@ -101,6 +113,7 @@ class RestRoutes:
             Route("/health", self.health, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
             Route("/collections", self.collections, methods=["GET"]),
+            Route("/collections", self.create_collection, methods=["POST"]),
             Route("/collections/{name}/documents", self.documents, methods=["GET"]),
             Route("/documents/{id}", self.document, methods=["GET"]),
             Route("/search", self.search, methods=["POST"]),
@@ -111,9 +124,33 @@ class RestRoutes:
 API_PREFIXES = ("/api/v1/", "/v1/")
 
 
+def _one_route_per_path(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """Routes of one path merged into one that dispatches by method. Starlette answers a method the path's first
+    route lacks with 405 and that route's Allow header alone, even when a later route of the path has the method."""
+    by_path: dict[str, list[Route]] = {}
+    for route in routes:
+        assert isinstance(route, Route) and route.methods is not None, route
+        by_path.setdefault(route.path, []).append(route)
+    merged: list[BaseRoute] = []
+    for path, same in by_path.items():
+        if len(same) == 1:
+            merged.append(same[0])
+            continue
+        handlers: dict[str, Callable] = {method: r.endpoint for r in same for method in r.methods or ()}
+
+        async def dispatch(request: Request, handlers: dict[str, Callable] = handlers) -> Response:
+            return await handlers[request.method](request)
+
+        merged.append(Route(path, dispatch, methods=list(handlers)))
+    return merged
+
+
 def api_routes(provider: PlatformProvider) -> list[BaseRoute]:
     """The API's two mounts, each a small Starlette app with JSON errors, for st.App(routes=...)."""
     gate = Gate(provider)
+    # One route group per resource; a path two groups share (GET and POST .../documents) is one route.
+    rest = _one_route_per_path([route for group in (RestRoutes(gate), DocumentRoutes(gate), ConversationRoutes(gate),
+                                                    TraceRoutes(gate), EvaluationRoutes(gate)) for route in group.routes()])
     apps = [Starlette(routes=routes, middleware=[Middleware(ServerErrors)], exception_handlers=EXCEPTION_HANDLERS)
-            for routes in (RestRoutes(gate).routes(), OpenAIRoutes(gate).routes())]
+            for routes in (rest, OpenAIRoutes(gate).routes())]
     return [Mount("/api/v1", app=apps[0]), Mount("/v1", app=apps[1])]

@@ -14,10 +14,10 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.gateway.identity import Forbidden, QuotaExceeded, RateLimited, Unauthorized
-from backend.models import GroundworkError, InputError, NotFound
+from backend.models import Conflict, GroundworkError, InputError, NotFound
 
 logger = logging.getLogger(__name__)
-MAX_BODY_BYTES = 1_000_000  # a question with its transcript, not a document: uploads will have their own limit
+MAX_BODY_BYTES = 1_000_000  # a question with its transcript, not a document: uploads have theirs (http_uploads)
 Model = TypeVar("Model", bound=BaseModel)
 _LEADING_FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*): ")  # the backend's convention: "k: 60 is out of range"
 
@@ -85,7 +85,8 @@ async def _groundwork_error(_request: Request, exc: Exception) -> JSONResponse:
         retry_after = getattr(exc, "retry_after", None) or seconds_to_next_month()
         return error_response(429, str(exc), headers={"Retry-After": str(int(retry_after))})
     if isinstance(exc, InputError):
-        return error_response(404 if isinstance(exc, NotFound) else 400, str(exc), field_of(exc))
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
+        return error_response(status, str(exc), field_of(exc))
     logger.warning("request failed: %s", exc)
     return error_response(503, str(exc))  # a backend that cannot answer now (e.g. an LLM server down)
 
@@ -151,8 +152,26 @@ async def read_json(request: Request, model: type[Model]) -> Model:
 
 
 def read_query(request: Request, model: type[Model]) -> Model:
-    """The query string as `model` (422 naming the first bad parameter)."""
+    """The query string as `model` (422 naming the first bad parameter, or one given twice: every parameter is
+    one value, and silently taking the last of `?limit=1&limit=500` would answer a question nobody asked)."""
+    repeated = sorted({key for key, _ in request.query_params.multi_items()
+                       if len(request.query_params.getlist(key)) > 1})
+    if repeated:
+        raise ApiError(422, f"{repeated[0]}: give this query parameter once", field=repeated[0])
     return model.model_validate(dict(request.query_params))
+
+
+def path_id(request: Request, field: str, noun: str, largest: int = 2**31 - 1) -> int:
+    """The `{id}` path parameter as a whole number: 400 naming `field` when it is not one. One outside the column's
+    range (DuckDB could not even compare it) is as unknown as any other id that does not exist."""
+    raw = request.path_params["id"]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(f"{field}: {raw!r} is not an id (a whole number)", field=field) from None
+    if not 0 <= value <= largest:
+        raise NotFound(f"unknown {noun} id {value}", field=field)
+    return value
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

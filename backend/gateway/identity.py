@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from backend.models import Forbidden as Forbidden  # re-exported: the gateway's errors live here
 from backend.models import GroundworkError
 
 # Roles, most powerful first. admin: everything; operator: corpus, operations, evaluation of their tenants;
@@ -29,10 +30,6 @@ class Identity:
 
 class Unauthorized(GroundworkError):
     """401: no valid session or key (wrong password, unknown, expired or revoked key)."""
-
-
-class Forbidden(GroundworkError):
-    """403: known caller, not allowed (role, scope or grant)."""
 
 
 class RateLimited(GroundworkError):

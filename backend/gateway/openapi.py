@@ -2,22 +2,31 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from backend.gateway import api_models as m
+from backend.gateway import api_models_corpus as mc
+from backend.gateway import api_models_evaluation as me
+from backend.gateway import api_models_history as mh
+from backend.gateway.http_uploads import MAX_FILES
 
-_REQUESTS: list[type[BaseModel]] = [m.SearchRequest, m.AskRequest, m.ChatCompletionRequest]
-_RESPONSES: list[type[BaseModel]] = [m.ErrorBody, m.Health, m.CollectionList, m.DocumentList, m.Document,
-                                     m.SearchResponse, m.AskResponse, m.ModelList, m.ChatCompletion]
+_REQUESTS: list[type[BaseModel]] = [m.SearchRequest, m.AskRequest, m.ChatCompletionRequest, m.FeedbackRequest,
+                                    m.CreateCollectionRequest]
+_MORE_RESPONSES: list[type[BaseModel]] = [mc.CollectionStats, mc.UploadResult, mc.IngestRun, mc.DeletedDocument,
+                                          mh.Feedback, mh.ConversationList, mh.Conversation, mh.TraceList, mh.Trace]
+_RESPONSES: list[type[BaseModel]] = [m.ErrorBody, m.Health, m.Collection, m.CollectionList, m.DocumentList, m.Document,
+                                     m.SearchResponse, m.AskResponse, m.ModelList, m.ChatCompletion, *me.RESPONSES]
 _ERRORS = {
     400: "bad input; `error.field` names the field",
     401: "no API key, or an unknown, expired or revoked one",
     403: "the key may not do this (its scopes or role)",
-    404: "no such collection or document (or not one the caller may read)",
-    413: "request body too large",
+    404: "no such collection, document, run, conversation, message or trace (or not one the caller may read)",
+    409: "the current state refuses it: a name already taken, a document already deleted, a collection indexed with "
+         "other settings",
+    413: "request body too large (an upload: a file over the upload limit, named)",
     422: "the body or query does not match its schema; `error.field` names the first bad field",
     429: "rate limit or monthly quota reached; see Retry-After",
 }
@@ -36,6 +45,55 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 def _ok(schema: dict, more_content: dict | None = None) -> dict[str, Any]:
     return {"200": {"description": "OK", "content": {"application/json": {"schema": schema}, **(more_content or {})}}}
+
+
+def _created(schema: dict) -> dict[str, Any]:
+    return {"201": {"description": "Created", "content": {"application/json": {"schema": schema}}}}
+
+
+def _more_paths(ref: Callable[[type[BaseModel]], dict], name: dict, document_id: dict) -> dict[str, dict[str, Any]]:
+    """Corpus changes, ingest runs, conversations, feedback and traces (merged into the paths by method)."""
+    integer_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    string_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    files = {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"], "additionalProperties": False,
+        "properties": {"file": {"type": "array", "minItems": 1, "maxItems": MAX_FILES,
+                                "items": {"type": "string", "format": "binary"},
+                                "description": "one part named `file` per file (pdf, docx, html, md, txt, csv, xlsx), "
+                                               "each within the server's upload limit (GROUNDWORK_UPLOAD_MAX_MB)"}}}}}
+    upload = _operation("uploadDocuments", "Ingest the files sent as multipart parts named `file` (needs the 'ingest' "
+                        "scope; operators and admins of the collection's tenant): the run id and one outcome per file",
+                        _created(ref(mc.UploadResult)), 404, 409, 413, parameters=[name])
+    upload["requestBody"] = {"required": True, "content": files}
+    return {
+        "/api/v1/collections/{name}/stats": {"get": _operation(
+            "collectionStats", "One collection as `stats --json` prints it: counts, mime types, index sizes and what "
+            "built its index", _ok(ref(mc.CollectionStats)), 404, parameters=[name])},
+        "/api/v1/collections/{name}/documents": {"post": upload},
+        "/api/v1/ingest-runs/{id}": {"get": _operation(
+            "getIngestRun", "An ingest run's status and per-file outcomes", _ok(ref(mc.IngestRun)), 404,
+            parameters=[{**integer_id, "description": "ingest run id"}])},
+        "/api/v1/documents/{id}": {"delete": _operation(
+            "deleteDocument", "Delete a document: its chunks leave the indexes, its versions stay recorded, the audit "
+            "log names the caller (needs the 'ingest' scope; operators and admins)", _ok(ref(mc.DeletedDocument)),
+            404, 409, parameters=[document_id])},
+        "/api/v1/feedback": {"post": _operation(
+            "rateAnswer", "Rate one of the caller's own answers (needs the 'ask' scope)", _ok(ref(mh.Feedback)),
+            404, 413, 422, body=ref(m.FeedbackRequest))},
+        "/api/v1/conversations": {"get": _operation(
+            "listConversations", "The caller's own conversations, newest first", _ok(ref(mh.ConversationList)), 404,
+            422, parameters=_query_parameters(m.ConversationsQuery))},
+        "/api/v1/conversations/{id}": {"get": _operation(
+            "getConversation", "One of the caller's conversations: its messages, the answers with their citations",
+            _ok(ref(mh.Conversation)), 404, parameters=[{**string_id, "description": "conversation id"}])},
+        "/api/v1/traces": {"get": _operation(
+            "listTraces", "Request traces of the caller's collections, newest first (operators and admins)",
+            _ok(ref(mh.TraceList)), 404, 422, parameters=_query_parameters(m.TracesQuery))},
+        "/api/v1/traces/{trace_id}": {"get": _operation(
+            "getTrace", "One request's trace with its spans and the chunks it retrieved", _ok(ref(mh.Trace)), 404,
+            parameters=[{"name": "trace_id", "in": "path", "required": True, "schema": {"type": "string"},
+                         "description": "trace id"}])},
+    }
 
 
 def _operation(operation_id: str, summary: str, ok: dict, *errors: int, body: dict | None = None,
@@ -59,7 +117,8 @@ def _query_parameters(model: type[BaseModel]) -> list[dict]:
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     modes: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
-        *((model, "validation") for model in _REQUESTS), *((model, "serialization") for model in _RESPONSES)]
+        *((model, "validation") for model in _REQUESTS),
+        *((model, "serialization") for model in (*_RESPONSES, *_MORE_RESPONSES))]
     refs, definitions = models_json_schema(modes, ref_template="#/components/schemas/{model}")
 
     def ref(model: type[BaseModel]) -> dict:
@@ -74,7 +133,10 @@ def openapi_document() -> dict[str, Any]:
                                              public=True)},
         "/api/v1/openapi.json": {"get": _operation("openapi", "This document", _ok({"type": "object"}), public=True)},
         "/api/v1/collections": {"get": _operation("listCollections", "The collections the caller may read",
-                                                  _ok(ref(m.CollectionList)))},
+                                                  _ok(ref(m.CollectionList))),
+                                "post": _operation(
+            "createCollection", "Create a collection in the caller's tenant, or one of theirs (needs the 'ingest' scope; "
+            "operators and admins)", _created(ref(m.Collection)), 409, 413, 422, body=ref(m.CreateCollectionRequest))},
         "/api/v1/collections/{name}/documents": {"get": _operation(
             "listDocuments", "A collection's documents, filtered, sorted and paged", _ok(ref(m.DocumentList)), 404, 422,
             parameters=[name, *_query_parameters(m.DocumentsQuery)])},
@@ -89,7 +151,19 @@ def openapi_document() -> dict[str, Any]:
         "/v1/chat/completions": {"post": _operation(
             "createChatCompletion", "OpenAI-compatible chat completion over the collection named by `model`",
             _ok(ref(m.ChatCompletion), streamed), 404, 413, 422, body=ref(m.ChatCompletionRequest))},
+        "/api/v1/evaluation/runs": {"get": _operation(
+            "listEvaluationRuns", "The evaluation runs of the caller's collections, newest first", _ok(ref(me.RunList)),
+            404, 422, parameters=_query_parameters(me.RunsQuery))},
+        "/api/v1/evaluation/runs/{id}": {"get": _operation(
+            "getEvaluationRun", "One run: its settings, summary metrics and per-question rows", _ok(ref(me.RunDetail)),
+            404, 422, parameters=[{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"},
+                                   "description": "run id"}, *_query_parameters(me.RunQuery)])},
+        "/api/v1/evaluation/leaderboard": {"get": _operation(
+            "evaluationLeaderboard", "Finished runs ranked by a metric", _ok(ref(me.Leaderboard)), 404, 422,
+            parameters=_query_parameters(me.LeaderboardQuery))},
     }
+    for path, operations in _more_paths(ref, name, document_id).items():
+        paths.setdefault(path, {}).update(operations)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Groundwork API", "version": "1",

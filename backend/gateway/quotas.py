@@ -1,9 +1,11 @@
 """Monthly token and cost quotas per tenant: set, checked before any model call, usage recorded after it."""
 from __future__ import annotations
 
+from backend.context import RequestContext
 from backend.gateway.identity import QuotaExceeded
 from backend.gateway.roles import Clock, utc_now
 from backend.models import InputError
+from backend.store import accounts as accounts_store
 from backend.store import usage as usage_store
 from backend.store.audit import audit
 from backend.store.db import Store
@@ -42,6 +44,22 @@ class Quotas:
     def history(self, tenant: str | None = None) -> list[dict]:
         with self.store.cursor() as cur:
             return usage_store.usage_history(cur, tenant)
+
+    def tenants_in_scope(self, ctx: RequestContext) -> list[str]:
+        """The tenants whose usage the caller may see: every tenant for an admin (the system), else their own."""
+        if ctx.tenants is not None:
+            return sorted(ctx.tenants)
+        with self.store.cursor() as cur:
+            return accounts_store.tenant_names(cur)
+
+    def usage_in_scope(self, ctx: RequestContext) -> list[dict]:
+        """`usage(tenant)` of every tenant in the caller's scope."""
+        return [self.usage(tenant) for tenant in self.tenants_in_scope(ctx)]
+
+    def history_in_scope(self, ctx: RequestContext) -> list[dict]:
+        """`history()` (per tenant and month, newest first) of the tenants in the caller's scope."""
+        rows = self.history()
+        return rows if ctx.tenants is None else [row for row in rows if row["tenant"] in ctx.tenants]
 
     def check(self, tenant: str) -> None:
         """QuotaExceeded when the tenant has used its monthly tokens or cost; call it before any model call, so

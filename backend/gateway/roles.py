@@ -5,6 +5,7 @@ import re
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
+from backend.clock import utc_now as utc_now  # re-exported: this package's modules take time from here
 from backend.gateway.identity import ROLES, SCOPES, Forbidden, Identity
 from backend.models import InputError
 
@@ -21,11 +22,6 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """Naive UTC, the way the gateway tables store time."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def to_utc(moment: datetime) -> datetime:

@@ -1,6 +1,7 @@
 """The server process's one Platform: built by the ASGI lifespan, shared by the Streamlit pages and the API routes."""
 from __future__ import annotations
 
+import logging
 import sys
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, AsyncIterator
@@ -10,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 if TYPE_CHECKING:
     from backend.platform import Platform
 
+logger = logging.getLogger(__name__)
 _platform: Platform | None = None
 
 
@@ -46,14 +48,44 @@ def _show_once(secrets: dict[str, str]) -> None:
           "change them (Admin page):\n" + "\n".join(lines) + "\n", file=sys.stdout, flush=True)
 
 
+def _publish_for_cli(platform: Platform) -> int | None:
+    """server.json for the command line on this machine (backend/gateway/discovery.py); the id of its key."""
+    from backend.gateway import discovery
+    from backend.models import GroundworkError
+
+    try:
+        return discovery.publish(platform.gateway, platform.settings.data_dir, discovery.listen_url())
+    except (OSError, GroundworkError) as exc:  # the UI and API still work; the CLI then says the file is in use
+        logger.warning("could not write %s for the command line: %s", discovery.FILE_NAME, exc)
+        return None
+
+
+def _withdraw_for_cli(platform: Platform, key_id: int | None) -> None:
+    from backend.gateway import discovery
+    from backend.models import GroundworkError
+
+    try:
+        discovery.withdraw(platform.gateway, platform.settings.data_dir, key_id)
+    except (OSError, GroundworkError) as exc:  # the next start revokes a key left active
+        logger.warning("could not withdraw %s: %s", discovery.FILE_NAME, exc)
+
+
 @asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
     """Open the store once for the whole process (DuckDB allows one writing process), create the first accounts
-    on a fresh data dir, and close the store on shutdown."""
+    on a fresh data dir, tell the local CLI where the server is (server.json), and undo both on shutdown."""
     platform = await run_in_threadpool(_build)
+    try:
+        key_id = await run_in_threadpool(_publish_for_cli, platform)
+    except BaseException:
+        await run_in_threadpool(platform.close)
+        raise
     _register(platform)
     try:
         yield {"platform": platform}
     finally:
         _register(None)
-        await run_in_threadpool(platform.close)
+        try:
+            await run_in_threadpool(_withdraw_for_cli, platform, key_id)
+        finally:
+            await run_in_threadpool(platform.close)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 from backend.context import RequestContext
 from backend.gateway import accounts as accounts_module
@@ -11,6 +11,7 @@ from backend.gateway.context import context_for
 from backend.gateway.identity import Identity
 from backend.gateway.keys import Keys
 from backend.gateway.limits import RateLimits
+from backend.gateway.oidc import OidcSignIn
 from backend.gateway.quotas import Quotas
 from backend.gateway.roles import Clock, require_role, require_scope, utc_now
 from backend.gateway.sessions import Sessions, SignIn
@@ -33,6 +34,7 @@ class Gateway:
         self.settings = settings
         self.accounts = Accounts(store, clock)
         self.sessions = Sessions(store, settings, clock)
+        self.oidc = OidcSignIn(store, settings, self.accounts, self.sessions, clock)
         self.keys = Keys(store, clock)
         self.limits = RateLimits(settings)
         self.quotas = Quotas(store, clock)
@@ -55,6 +57,21 @@ class Gateway:
 
     def sign_out(self, token: str | None) -> bool:
         return self.sessions.sign_out(token)
+
+    def sign_out_everywhere(self, token: str | None) -> int:
+        """End every session of the token's user (all browsers): how many ended."""
+        return self.sessions.sign_out_everywhere(token)
+
+    def issue_session_code(self, token: str) -> str:
+        """The one-time code /auth/session swaps for the session's HttpOnly cookie (the token never goes in a URL)."""
+        return self.sessions.issue_code(token)
+
+    def redeem_session_code(self, code: str | None) -> SignIn:
+        return self.sessions.redeem_code(code)
+
+    def sign_in_oidc(self, claims: Mapping[str, Any], provider: str = "default") -> SignIn:
+        """A session for an OpenID Connect user (claims from st.user), mapped by the oidc_* settings."""
+        return self.oidc.sign_in(claims, provider)
 
     def context_for(self, identity: Identity) -> RequestContext:
         """The RequestContext the caller's reads are scoped by (grants read now, so a change applies at once)."""

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any
+
+from backend.clock import utc_now as utc_now  # re-exported: this package's modules take time from here
 
 # --- stages ---------------------------------------------------------------------------------------
 REQUEST_SPAN = "rag.ask"  # the root span of one question (drift reads only these)
@@ -83,11 +84,6 @@ QUANTILES = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}  # the latency colum
 PERCENTILE_COLUMNS = tuple(QUANTILES)
 # a SELECT fragment: PERCENTILES.format(col="duration_ms")
 PERCENTILES = ", ".join(f"quantile_cont({{col}}, {q}) AS {name}" for name, q in QUANTILES.items())
-
-
-def utc_now() -> datetime:
-    """Naive UTC, the way the traces tables store time."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 # --- short names <-> OTel attributes --------------------------------------------------------------

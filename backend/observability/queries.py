@@ -219,8 +219,10 @@ def find_traces(
     status: str | None = None,
     collection: Scope = None,
     limit: int = 200,
+    offset: int = 0,
 ) -> pd.DataFrame:
-    """Traces newest first, filtered by time (UTC), question/answer text, latency, status, collection scope."""
+    """Traces newest first, filtered by time (UTC), question/answer text, latency, status, collection scope; a page
+    of `limit` from `offset`."""
     clauses, params = ["TRUE"], []
     for clause, value in (
         ("start_time >= ?", since), ("start_time <= ?", until), ("duration_ms >= ?", min_ms), ("status = ?", status),
@@ -238,8 +240,8 @@ def find_traces(
     return store.query_df(
         "SELECT trace_id, start_time, duration_ms, status, collection, question, cache_hit, no_answer,"
         " tokens_in, tokens_out, cost_usd"
-        f" FROM traces WHERE {' AND '.join(clauses)} ORDER BY start_time DESC LIMIT ?",
-        params + [int(limit)],
+        f" FROM traces WHERE {' AND '.join(clauses)} ORDER BY start_time DESC, trace_id LIMIT ? OFFSET ?",
+        params + [int(limit), int(offset)],
     )
 
 

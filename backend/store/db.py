@@ -48,6 +48,10 @@ class Store:
                     "stop the app (or that command) first, or point GROUNDWORK_DATA_DIR elsewhere"
                 ) from None
             raise
+        # Every naive timestamp the store writes (current_timestamp defaults) is UTC, like the gateway's and the
+        # traces' (utc_now), whatever the server's time zone: one clock for audit rows, documents and traces.
+        # GLOBAL, because each cursor is a connection of its own and would not see a per-connection SET.
+        self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         # Writers are serialised per lane, not per process: DuckDB runs transactions concurrently (optimistic,
         # conflict-free for appends), so a chat turn never waits behind an ingest batch or a span export.
         self._lanes = {lane: threading.RLock() for lane in LANES}

@@ -70,6 +70,17 @@ def ingest_runs(con: Con, limit: int = 50, collection_id: int | list[int] | None
     ))
 
 
+def ingest_run(con: Con, run_id: int) -> dict | None:
+    """One run with its collection's name and tenant (both None once that collection is deleted)."""
+    rows = dicts(con.execute(
+        "SELECT r.id, col.name AS collection, col.tenant, r.label, r.started_at, r.finished_at, r.status,"
+        " r.files_total, r.files_ok, r.files_skipped, r.files_failed, r.chunks_added FROM ingest_runs r"
+        " LEFT JOIN collections col ON col.id = r.collection_id WHERE r.id = ?",
+        [int(run_id)],
+    ))
+    return rows[0] if rows else None
+
+
 def ingest_files(con: Con, run_id: int) -> list[dict]:
     return dicts(con.execute(
         "SELECT f.path, f.outcome, f.document_id, f.chunks, f.message, f.near_duplicate_of,"

@@ -1,7 +1,8 @@
 """Signing the browser tests in: one account per role seeded into the e2e data dir, and the sign-in form driven.
 
-A browser session keeps its sign-in in Streamlit's session state, which a full page load (tab.goto) starts anew:
-so open_page() goes to the page's URL, signs in on the form that page shows, and the same URL then runs the page.
+A sign-in lasts across page loads (tab.goto) of one browser context through its session cookie: open_page() goes
+to the page's URL, signs in on the form that page shows unless the context is signed in already, and the same URL
+then runs the page.
 
 The accounts must exist before the server opens the data dir (DuckDB: one process). Until the e2e conftest seeds
 them itself (e2e_data_dir calling seed_accounts), a test module imports the session fixture `accounts` and lists
@@ -57,10 +58,21 @@ def accounts(e2e_data_dir) -> dict[str, str]:
 
 
 def sign_in(tab, role: str = "admin", timeout_ms: int = 60_000) -> None:
-    """Fill the sign-in form on the current page as the role's user and wait for the signed-in navigation."""
+    """Fill the sign-in form on the current page as the role's user and wait for the signed-in navigation.
+
+    The session cookie keeps a browser context signed in across page loads: already signed in as the role's
+    user, there is nothing to do; signed in as another, that one signs out first."""
     from tests.e2e.conftest import wait_for_app
 
-    tab.get_by_label("User name").fill(USERS[role])
+    form = tab.get_by_label("User name")
+    signed_in = tab.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")
+    form.or_(signed_in).first.wait_for(timeout=timeout_ms)
+    if signed_in.count():
+        if USERS[role] in tab.get_by_test_id("stSidebar").inner_text():
+            wait_for_app(tab, timeout_ms)
+            return
+        sign_out(tab)
+    form.fill(USERS[role])
     tab.get_by_label("Password", exact=True).fill(PASSWORD)
     tab.get_by_role("button", name="Sign in").click()
     tab.get_by_test_id("stSidebar").get_by_text(USERS[role]).wait_for(timeout=timeout_ms)
@@ -84,3 +96,14 @@ def sign_out(tab) -> None:
     tab.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
     tab.get_by_label("User name").wait_for()
     wait_for_app(tab)
+
+
+def nav_titles(tab) -> set[str]:
+    """The titles of the pages the sidebar offers."""
+    nav = tab.get_by_test_id("stSidebarNav")
+    nav.wait_for()
+    more = tab.locator("[data-testid='stSidebarNavViewButton']")
+    if more.count() and "more" in more.inner_text().lower():
+        more.click()  # a long sidebar folds its last pages behind "View N more"
+    links = nav.locator("a")
+    return {links.nth(i).inner_text().strip().splitlines()[-1].strip() for i in range(links.count())}  # icon, title

@@ -5,19 +5,9 @@ import pytest
 
 from components.navigation import PAGES, allowed_pages
 from tests.e2e.conftest import assert_no_exception, wait_for_app
-from tests.e2e.signin import USERS, accounts, sign_in, sign_out  # noqa: F401 - accounts: the fixture seeding the users
+from tests.e2e.signin import USERS, accounts, nav_titles, sign_in, sign_out  # noqa: F401 - accounts: the fixture seeding the users
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("accounts")]  # seeded before the server starts
-
-
-def _nav_titles(tab) -> set[str]:
-    nav = tab.get_by_test_id("stSidebarNav")
-    nav.wait_for()
-    more = tab.locator("[data-testid='stSidebarNavViewButton']")
-    if more.count() and "more" in more.inner_text().lower():
-        more.click()  # a long sidebar folds its last pages behind "View N more"
-    links = nav.locator("a")
-    return {links.nth(i).inner_text().strip().splitlines()[-1].strip() for i in range(links.count())}  # icon, title
 
 
 def test_nobody_signed_in_sees_only_the_sign_in_form(page, app_url):
@@ -35,7 +25,7 @@ def test_each_role_sees_only_its_pages_then_signs_out(page, app_url, role):
     wait_for_app(page)
     sign_in(page, role)
     expected = {PAGES[name].title for name in allowed_pages(role)}
-    assert _nav_titles(page) == expected
+    assert nav_titles(page) == expected
     sidebar = page.get_by_test_id("stSidebar").inner_text()
     assert USERS[role] in sidebar and role in sidebar
     sign_out(page)

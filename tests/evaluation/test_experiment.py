@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from backend.context import RequestContext
 from backend.evaluation import leaderboard, runs
 from backend.evaluation.experiment import resolve_gold, run_experiment
 from backend.evaluation.grid import parse_experiment
@@ -15,8 +16,8 @@ pytestmark = pytest.mark.slow
 
 
 def _run(store, run_id: int) -> dict:
-    """One run as the leaderboard reads it (runs.list_runs)."""
-    return next(r for r in runs.list_runs(store) if r["id"] == run_id)
+    """One run as the leaderboard reads it (runs.list_runs, the system's view: every collection)."""
+    return next(r for r in runs.list_runs(store, None) if r["id"] == run_id)
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +73,10 @@ def test_small_grid_runs_end_to_end_and_is_stored(platform, corpus):
         assert 0.0 <= first["metrics"]["evidence_match"] <= 1.0
         assert results["q4"]["metrics"]["recall@k"] is None
         assert results["q4"]["failure_class"] in ("ok", "generation_failure")
-    board = leaderboard.leaderboard(platform.store, gold_set="small-gold", sort_by="pass_rate")
+    system = RequestContext.system(platform.settings)
+    board = leaderboard.leaderboard(platform, system, gold_set="small-gold", sort_by="pass_rate")
     assert {o.run_id for o in outcomes} <= set(board["run"])
-    diff = leaderboard.run_diff(platform.store, outcomes[0].run_id, outcomes[1].run_id, "semantic_similarity")
+    diff = leaderboard.run_diff(platform, system, outcomes[0].run_id, outcomes[1].run_id, "semantic_similarity")
     assert set(diff["item_id"]) == {"q1", "q2", "q3", "q4"} and set(diff["change"]) <= {"better", "worse", "same", "n/a"}
 
 
@@ -88,9 +90,9 @@ def test_interrupted_run_resumes_and_is_not_finished_meanwhile(platform, corpus)
 
     with pytest.raises(KeyboardInterrupt):
         run_experiment(platform, experiment, gold, progress=stop_after_two)
-    unfinished = [r for r in runs.list_runs(platform.store) if r["label"].startswith("dense")]
+    unfinished = [r for r in runs.list_runs(platform.store, None) if r["label"].startswith("dense")]
     assert len(unfinished) == 1 and unfinished[0]["status"] == "running" and unfinished[0]["n_done"] == 2
-    assert unfinished[0]["id"] not in set(leaderboard.leaderboard(platform.store)["run"])
+    assert unfinished[0]["id"] not in set(leaderboard.leaderboard(platform, RequestContext.system(platform.settings))["run"])
     with pytest.raises(RuntimeError, match="2 of 4 results"):
         runs.finish_run(platform.store, unfinished[0]["id"], {})
     (outcome,) = run_experiment(platform, experiment, gold)
@@ -112,7 +114,7 @@ def test_other_chunk_settings_run_on_a_scratch_copy(platform, corpus):
 
 
 def test_bad_input_stores_no_run(platform, corpus, tmp_path):
-    before = len(runs.list_runs(platform.store))
+    before = len(runs.list_runs(platform.store, None))
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "a?", "answer": "b", "document": "fees.md"}\n{"question": "c?", "document": "nowhere.md"}\n')
     with pytest.raises(InputError, match="bad.jsonl line 2: document 'nowhere.md' is not in collection 'demo'"):
@@ -124,7 +126,7 @@ def test_bad_input_stores_no_run(platform, corpus, tmp_path):
     other = parse_experiment({"collection": "missing", "grid": {"top_k": [3]}}, "x.yaml")
     with pytest.raises(InputError, match="collection 'missing' does not exist"):
         run_experiment(platform, other, gold)
-    assert len(runs.list_runs(platform.store)) == before
+    assert len(runs.list_runs(platform.store, None)) == before
 
 
 def test_cli_run_json_gate_and_list(platform, corpus, tmp_path, capsys):

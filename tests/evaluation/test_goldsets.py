@@ -7,7 +7,7 @@ import pytest
 
 from backend.evaluation import goldsets
 from backend.evaluation.goldsets import GoldItem, GoldSet
-from backend.models import InputError
+from backend.models import InputError, NotFound
 from backend.store.db import Store
 
 
@@ -78,15 +78,31 @@ def test_documents_must_exist_in_the_collection():
 def test_snapshot_round_trip_and_replace(data_dir):
     store = Store(data_dir / "t.duckdb")
     gold = GoldSet("mine", "upload", "demo", [GoldItem("q1", "a?", "A.", {"x.md": 2}, ["quote"], True, ["t"], 1)], "x.jsonl")
-    goldsets.save_goldset(store, gold)
-    loaded = goldsets.load_goldset(store, "mine")
+    goldsets.save_goldset(store, gold, writable=None)
+    loaded = goldsets.load_goldset(store, "mine", scope=None)
     assert loaded.items[0].relevant == {"x.md": 2} and loaded.items[0].evidence == ["quote"]
     assert loaded.content_hash == gold.content_hash
     gold.items.append(GoldItem("q2", "b?", "B."))
-    goldsets.save_goldset(store, gold)
-    assert [g["n_items"] for g in goldsets.list_goldsets(store)] == [2]
+    goldsets.save_goldset(store, gold, writable=None)
+    assert [g["n_items"] for g in goldsets.list_goldsets(store, scope=None)] == [2]
     with pytest.raises(InputError, match="gold set 'nope' not found"):
-        goldsets.load_goldset(store, "nope")
+        goldsets.load_goldset(store, "nope", scope=None)
+
+
+def test_snapshots_are_scoped_by_collection_and_names_are_not_taken_over(data_dir):
+    store = Store(data_dir / "t.duckdb")
+    ours = GoldSet("shared-name", "upload", "ours", [GoldItem("q1", "a?", "A.", line=1)], "ours.jsonl")
+    goldsets.save_goldset(store, ours, writable=["ours"])
+    assert [g["name"] for g in goldsets.list_goldsets(store, scope=["ours"])] == ["shared-name"]
+    assert goldsets.list_goldsets(store, scope=["theirs"]) == [] and goldsets.list_goldsets(store, scope=[]) == []
+    with pytest.raises(NotFound, match="gold set 'shared-name' not found .stored: none stored yet"):
+        goldsets.load_goldset(store, "shared-name", scope=["theirs"])  # the same words as for a name never stored
+    theirs = GoldSet("shared-name", "upload", "theirs", [GoldItem("x", "b?", "B.", line=1)], "theirs.jsonl")
+    with pytest.raises(InputError, match="gold set name 'shared-name' is already taken") as info:
+        goldsets.save_goldset(store, theirs, writable=["theirs"])
+    assert info.value.field == "name"
+    kept = goldsets.load_goldset(store, "shared-name", scope=["ours"])
+    assert kept.collection == "ours" and [i.id for i in kept.items] == ["q1"]  # nothing of ours replaced
     with pytest.raises(InputError, match="gold set name"):
         goldsets.check_name("bad name!")
 

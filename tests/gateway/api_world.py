@@ -27,6 +27,7 @@ class World:
     keys: dict[str, str] = field(default_factory=dict)  # name -> full API key
     documents: dict[str, list[int]] = field(default_factory=dict)  # collection -> document ids
     revoked_key: str = ""
+    runs: dict[str, int] = field(default_factory=dict)  # collection -> the ingest run that filled it
 
 
 def _documents(tenant: str) -> list[LoadedDocument]:
@@ -57,6 +58,7 @@ def build_world(data_dir: Path) -> World:
                                           text="Archived fees. The old fee for international transfers was 7 EUR.")]
             corpus.ingest_records(name, records)
             world.documents[name] = [d["id"] for d in corpus.documents(name)]
+            world.runs[name] = corpus.ingest_runs(1, name)[0]["id"]
         users = (("alice", "acme", "analyst"), ("olga", "acme", "operator"), ("stan", "acme", "stakeholder"),
                  ("gina", "globex", "operator"), ("bob", "globex", "analyst"), ("ada", "acme", "admin"))
         for name, tenant, role in users:
@@ -71,4 +73,11 @@ def build_world(data_dir: Path) -> World:
             world.keys[key_name], _ = gateway.create_key(key_name.split("_")[0], wanted)
         world.revoked_key, row = gateway.create_key("olga", ["read"])
         gateway.revoke_key(row["id"])
+        for key_name, wanted in INGEST_KEYS.items():  # made last, so the keys above keep their ids
+            world.keys[key_name], _ = gateway.create_key(key_name.split("_")[0], wanted)
     return world
+
+
+# Keys that may change the corpus (uploads, deletes): only operators and admins can hold the 'ingest' scope.
+INGEST_KEYS = {"olga_ingest": ["read", "ask", "ingest"], "gina_ingest": ["read", "ingest"],
+               "ada_ingest": ["read", "ask", "ingest"]}

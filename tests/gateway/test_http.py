@@ -278,3 +278,9 @@ def test_past_the_rate_limit_429_with_retry_after_and_usage_recorded(world):
         usage = platform.gateway.usage("acme")
     spent = answer.json()["tokens_in"] + answer.json()["tokens_out"]
     assert usage["requests"] == 1 and usage["tokens"] == spent
+
+
+def test_a_query_parameter_given_twice_is_refused_naming_it(client, world):
+    for path, name in (("/api/v1/collections/acme-policies/documents", "limit"), ("/api/v1/evaluation/leaderboard", "gold_set")):
+        body = error(call(client, "GET", f"{path}?{name}=1&{name}=2", "olga", world), 422)
+        assert body["field"] == name and "once" in body["message"]

@@ -94,5 +94,5 @@ def test_experiments_page_previews_validates_and_runs(platform, tmp_path):
     app.button(key="ex_run").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert "Finished runs:" in texts(app)
-    finished = runs.list_runs(platform.store, status="finished")
+    finished = runs.list_runs(platform.store, None, status="finished")
     assert {r["label"] for r in finished} == {"bm25", "dense"} and all(r["n_questions"] == 2 for r in finished)

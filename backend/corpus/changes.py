@@ -1,0 +1,202 @@
+"""Changes to the corpus (collections created, renamed, deleted; documents deleted, moved, re-ingested), each
+authorised in the backend by the caller's RequestContext and audited as that caller."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from backend.context import RequestContext
+from backend.ingest.chunking import embedding_text
+from backend.ingest.items import FileOutcome, IngestEvent, IngestReport, file_item
+from backend.models import Conflict, Forbidden, InputError
+from backend.retrieval.indexes import IndexRegistry
+from backend.settings import Settings
+from backend.store import chunks as chunk_store
+from backend.store import collections as collection_store
+from backend.store import documents as document_store
+from backend.store.audit import audit
+from backend.store.db import Store
+
+
+class _Corpus(Protocol):
+    """What the changes need of CorpusService (a protocol, so this module does not import the service)."""
+
+    store: Store
+    settings: Settings
+    indexes: IndexRegistry
+    system: RequestContext
+
+    def collection_row(self, name: str | None, ctx: RequestContext | None = None) -> dict: ...
+
+    def require_document(self, document_id: int, ctx: RequestContext | None = None) -> dict: ...
+
+    def collection_by_id(self, collection_id: int) -> dict: ...
+
+    def open_index(self, row: dict) -> Any: ...
+
+    def run_items(self, collection: str, items: Any, total: int | None, label: str,
+                  progress: Callable[[IngestEvent], None] | None, ctx: RequestContext | None = None) -> IngestReport: ...
+
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_collection_name(name) -> str:
+    if not isinstance(name, str) or not _COLLECTION_NAME.match(name):
+        raise InputError(
+            f"collection name {name!r}: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+            field="name")
+    return name
+
+
+class CorpusChanges:
+    """The write side of CorpusService (which delegates to it): who may change what, then the change itself.
+
+    A collection the caller may not read does not exist for it (NotFound, as for reads); one it may read but
+    not change (an analyst's, a stakeholder's) is Forbidden. Only operators and admins change the corpus, and
+    an operator only within their tenants.
+    """
+
+    def __init__(self, service: _Corpus):
+        self.service = service
+        self.store = service.store
+
+    def _ctx(self, ctx: RequestContext | None) -> RequestContext:
+        return ctx or self.service.system
+
+    def writable(self, name: str, ctx: RequestContext | None = None) -> dict:
+        """The collection's row if the caller may change it."""
+        ctx = self._ctx(ctx)
+        row = self.service.collection_row(name, ctx)
+        self._require_writer(ctx, f"change the collection {row['name']!r}")
+        return row
+
+    @staticmethod
+    def _require_writer(ctx: RequestContext, what: str) -> None:
+        if not ctx.may_change():
+            raise Forbidden(f"the role {ctx.role} may not {what} (needs: operator or admin)")
+
+    # --- collections -----------------------------------------------------------------------
+    def create_collection(self, name: str, tenant: str | None, description: str, ctx: RequestContext | None) -> dict:
+        ctx = self._ctx(ctx)
+        check_collection_name(name)
+        tenant = tenant or (ctx.tenant if ctx.tenants is not None else self.service.settings.default_tenant)
+        self._require_writer(ctx, "create collections")
+        if ctx.tenants is not None and tenant not in ctx.tenants:
+            raise Forbidden(f"tenant {tenant!r}: you may create collections only in {', '.join(sorted(ctx.tenants))}")
+        with self.store.transaction() as cur:
+            if collection_store.collection_row(cur, name) is not None:
+                # Names are unique across tenants (they name indexes and upload folders), so this says it is taken.
+                raise Conflict(f"collection {name!r} already exists", field="name")
+            collection_store.insert_collection(cur, name, tenant, description)
+            audit(cur, "collection.create", name, {"tenant": tenant}, ctx.user)
+            return collection_store.require_collection(cur, name)
+
+    def ensure_collection(self, name: str, tenant: str | None = None, ctx: RequestContext | None = None) -> dict:
+        """The collection's row, created (in `tenant`, else the caller's) when missing; changeable by the caller."""
+        ctx = self._ctx(ctx)
+        with self.store.cursor() as cur:
+            row = collection_store.collection_row(cur, name)
+        if row is not None:
+            return self.writable(name, ctx)
+        try:
+            return self.create_collection(name, tenant, "", ctx)
+        except Conflict:
+            return self.writable(name, ctx)  # created by another thread in between
+
+    def rename_collection(self, old: str, new: str, ctx: RequestContext | None) -> None:
+        ctx = self._ctx(ctx)
+        check_collection_name(new)
+        row = self.writable(old, ctx)
+        if row["name"] == new:
+            return
+        with self.store.transaction() as cur:
+            if collection_store.collection_row(cur, new) is not None:
+                raise Conflict(f"collection {new!r} already exists", field="name")
+            collection_store.rename_collection(cur, row["id"], new)
+            audit(cur, "collection.rename", old, {"to": new}, ctx.user)
+
+    def delete_collection(self, name: str, ctx: RequestContext | None) -> None:
+        ctx = self._ctx(ctx)
+        row = self.writable(name, ctx)
+        indexes = self.service.indexes
+        with indexes.writer_lock(row["id"]):
+            with self.store.transaction() as cur:
+                documents = document_store.count_active_documents(cur, row["id"])
+                if documents:
+                    raise Conflict(f"collection {name!r} holds {documents} document(s); delete or move them first")
+                chunk_store.delete_collection_chunks(cur, row["id"])
+                collection_store.delete_collection(cur, row["id"])
+                audit(cur, "collection.delete", name, {"tenant": row["tenant"]}, ctx.user)
+            indexes.drop(row["id"])
+
+    # --- documents -------------------------------------------------------------------------
+    def _document(self, document_id: int, ctx: RequestContext, what: str) -> tuple[dict, dict]:
+        """(the document's row, its collection's row) if the caller may change that collection."""
+        doc = self.service.require_document(document_id, ctx)
+        self._require_writer(ctx, f"{what} documents")
+        return doc, self.service.collection_by_id(doc["collection_id"])
+
+    def delete_document(self, document_id: int, ctx: RequestContext | None) -> int:
+        ctx = self._ctx(ctx)
+        doc, row = self._document(document_id, ctx, "delete")
+        indexes = self.service.indexes
+        with indexes.writer_lock(row["id"]):
+            index = self.service.open_index(row)
+            with self.store.transaction() as cur:
+                # Checked under the writer lock: of two deletes at once, the second finds it deleted.
+                if document_store.require_document(cur, document_id)["status"] == "deleted":
+                    raise Conflict(f"document {document_id} is already deleted", field="document_id")
+                removed = chunk_store.delete_document_chunks(cur, document_id)
+                document_store.mark_document_deleted(cur, document_id)
+                collection_store.bump_index_version(cur, row["id"])
+                audit(cur, "document.delete", str(document_id), {"title": doc["title"], "chunks": len(removed),
+                                                                 "collection": row["name"]}, ctx.user)
+            with indexes.index_lock(row["id"]):
+                if removed:
+                    index.remove(removed)
+                index.save()
+        return len(removed)
+
+    def move_document(self, document_id: int, collection: str, ctx: RequestContext | None) -> None:
+        ctx = self._ctx(ctx)
+        doc, source_row = self._document(document_id, ctx, "move")
+        if doc["status"] == "deleted":
+            raise Conflict(f"document {document_id} is deleted; it cannot be moved", field="document_id")
+        if source_row["name"] == collection:
+            return
+        # A new target is made in the document's own tenant: a move never hands a document to another tenant
+        # unless the caller may change a collection there.
+        target_row = self.ensure_collection(collection, source_row["tenant"], ctx)
+        indexes = self.service.indexes
+        first, second = sorted([source_row["id"], target_row["id"]])
+        with indexes.writer_lock(first), indexes.writer_lock(second):
+            source_index, target_index = self.service.open_index(source_row), self.service.open_index(target_row)
+            with self.store.transaction() as cur:
+                clash = document_store.active_document_by_hash(cur, target_row["id"], doc["content_hash"])
+                if clash is not None:
+                    raise Conflict(f"collection {collection!r} already holds the same content as document "
+                                   f"{clash['id']} ({clash['title']!r})", field="collection")
+                document_store.move_document(cur, document_id, target_row["id"], target_row["tenant"])
+                collection_store.bump_index_version(cur, source_row["id"])
+                collection_store.bump_index_version(cur, target_row["id"])
+                audit(cur, "document.move", str(document_id), {"from": source_row["name"], "to": collection}, ctx.user)
+                ids, vectors, texts, titles, headings = chunk_store.chunk_index_rows(
+                    cur, chunk_store.document_chunk_ids(cur, document_id))
+            with indexes.index_lock(first), indexes.index_lock(second):
+                if len(ids):
+                    source_index.remove(ids)
+                    target_index.add(ids, vectors, [embedding_text(t, h, x) for x, t, h in zip(texts, titles, headings)])
+                source_index.save()
+                target_index.save()
+
+    def reingest_document(self, document_id: int, ctx: RequestContext | None) -> FileOutcome:
+        ctx = self._ctx(ctx)
+        doc, row = self._document(document_id, ctx, "re-ingest")
+        if doc["status"] == "deleted":
+            raise Conflict(f"document {document_id} is deleted; ingest its file again instead", field="document_id")
+        path = Path(doc["source"])
+        if not path.is_file():
+            raise InputError(f"{doc['source']}: the source file of document {document_id} no longer exists")
+        item = file_item(str(path), path, int(self.service.settings.max_file_mb * 1024 * 1024))
+        return self.service.run_items(row["name"], [item], 1, f"reingest document {document_id}", None, ctx).files[0]
