@@ -33,7 +33,8 @@ def test_a_chat_question_becomes_a_trace_with_a_waterfall(page, app_url):
             search.fill("report a card payment")
             search.press("Enter")
             wait_for_app(page)
-            if page.get_by_text("Waterfall").count():
+            # Its chart, not only its heading: a trace whose spans are still being written shows "no spans stored".
+            if page.get_by_text("Waterfall").count() and page.get_by_test_id("stPlotlyChart").count():
                 break
         page.wait_for_timeout(2000)
     page.get_by_text("Waterfall").wait_for(timeout=120_000)
