@@ -71,8 +71,11 @@ def usage_history_figure(history: pd.DataFrame) -> go.Figure:
     cost = history.groupby("month", sort=True)["cost_usd"].sum()
     figure.add_scatter(x=cost.index, y=cost.to_numpy(), name="cost, all shown tenants ($)", yaxis="y2",
                        mode="lines+markers", line=dict(color="#e6550d"))
-    figure.update_layout(barmode="group", xaxis=dict(type="category", title="month"),
-                         yaxis2=dict(overlaying="y", side="right", title="$", rangemode="tozero", showgrid=False))
+    # A month or two would otherwise be page-wide bars; a cost of $0 (the extractive generator) an empty $ axis.
+    figure.update_layout(barmode="group", bargap=0.6 if len(cost) < 4 else 0.2,
+                         xaxis=dict(type="category", title="month"),
+                         yaxis2=dict(overlaying="y", side="right", title="$", showgrid=False, tickprefix="$",
+                                     range=[0, max(float(cost.max()) * 1.15, 0.01)]))
     return _layout(figure, "tokens")
 
 

@@ -19,7 +19,8 @@ def _cost(value) -> str:
 def quota_card(used: dict) -> None:
     """One tenant's month (a row of `gateway.usage`): a progress bar per limit, or what was used when unlimited."""
     with st.container(border=True):
-        st.markdown(f"**{used['tenant']}** · {used['month']} · {used['requests']:,} requests")
+        n = used['requests']
+        st.markdown(f"**{used['tenant']}** · {used['month']} · {n:,} request{'' if n == 1 else 's'}")
         kinds = ((used["tokens"], used["monthly_tokens"], "tokens", _tokens),
                  (used["cost_usd"], used["monthly_cost_usd"], "cost", _cost))
         if all(limit is None for _, limit, _, _ in kinds):

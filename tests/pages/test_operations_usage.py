@@ -35,7 +35,7 @@ def test_an_operator_sees_their_tenants_usage_against_its_quota_and_no_other_ten
     app = _operations("operator", "olga", tenant="acme")
     assert _progress(app) == ["tokens: 600 of 1,000"]
     shown = texts(app)
-    assert "**acme**" in shown and "1 requests" in shown and "cost: $0.25 (no limit)" in shown
+    assert "**acme**" in shown and "· 1 request\n" in shown and "cost: $0.25 (no limit)" in shown
     assert "globex" not in shown and "98,765" not in shown
     assert "No traces yet" in shown  # the usage shows before the first trace exists
     [chart] = app.get("plotly_chart")  # usage by month, only acme's
