@@ -141,8 +141,11 @@ class Platform:
         if self._tracer is not None and (self._parent is None or self._own_tracer):
             self._tracer.shutdown()
         if self._parent is None:
-            self.indexes.clear()
-            self.store.close()
+            try:  # queued usage and key last-use times are written now, while the store is still open
+                self.gateway.close()
+            finally:
+                self.indexes.clear()
+                self.store.close()
 
     def __enter__(self) -> Platform:
         return self

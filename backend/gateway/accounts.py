@@ -1,8 +1,10 @@
 """Tenants, users, groups, members and collection grants; and bootstrap, the accounts a first start creates."""
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
+from backend.gateway.caches import ViewCache
 from backend.gateway.passwords import check_password, generate_password, hash_password, verify_password
 from backend.gateway.roles import Clock, check_name, check_role, utc_now
 from backend.models import InputError
@@ -18,14 +20,43 @@ ADMIN = "admin"
 # collection through the demo group's grant.
 DEMO_USERS = {"demo-operator": "operator", "demo-analyst": "analyst", "demo-stakeholder": "stakeholder"}
 DEMO_GROUP = "demo-analysts"
+# Each analyst's granted collections, read on every request of theirs: cleared by every change of users, groups,
+# members and grants as it commits, so the bounds only cap memory.
+_CACHED_USERS = 10_000
+_CACHED_FOR_S = 60.0
 
 
 class Accounts:
-    """Thread-safe: a DuckDB cursor per call; every change and its audit row commit in one gateway transaction."""
+    """Thread-safe: a DuckDB cursor per call; every change and its audit row commit in one gateway transaction.
 
-    def __init__(self, store: Store, clock: Clock = utc_now):
+    Grants are served from a ViewCache; every change here clears it, and calls the `on_change` listeners (the
+    Gateway's API-key cache), once committed: the next request sees the change.
+    """
+
+    def __init__(self, store: Store, clock: Clock = utc_now, on_change: Callable[[], None] | None = None):
         self.store = store
         self.clock = clock
+        self._grants: ViewCache[str, frozenset[str]] = ViewCache(_CACHED_USERS, _CACHED_FOR_S)
+        self._listeners: list[Callable[[], None]] = [on_change] if on_change is not None else []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every change of users, groups, members or grants, once committed (or rolled back)."""
+        self._listeners.append(listener)
+
+    def forget(self) -> None:
+        """Drop every cached view of accounts here and in the listeners."""
+        self._grants.clear()
+        for listener in self._listeners:
+            listener()
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Around a change's transaction: the caches are cleared after its COMMIT (or rollback), never before, so
+        no request caches the old rows after the change returned."""
+        try:
+            yield
+        finally:
+            self.forget()
 
     # --- tenants -------------------------------------------------------------------------
     def create_tenant(self, name: str, description: str = "", actor: str = "system") -> dict:
@@ -77,7 +108,7 @@ class Accounts:
     def set_role(self, name: str, role: str, actor: str = "system") -> dict:
         """Change the user's role; their API keys follow it, and sessions pick it up on their next request."""
         check_role(role)
-        with self.store.transaction(LANE) as cur:
+        with self._changing(), self.store.transaction(LANE) as cur:
             row = self._require_user(cur, name)
             if row["role"] != role:
                 account_store.set_user_role(cur, row["id"], role)
@@ -93,7 +124,7 @@ class Accounts:
         return self._set_disabled(name, False, actor)
 
     def _set_disabled(self, name: str, disabled: bool, actor: str) -> dict:
-        with self.store.transaction(LANE) as cur:
+        with self._changing(), self.store.transaction(LANE) as cur:
             row = self._require_user(cur, name)
             if row["disabled"] != disabled:
                 account_store.set_user_disabled(cur, row["id"], disabled)
@@ -114,7 +145,7 @@ class Accounts:
         if current_password is not None and not verify_password(row["password_hash"], current_password):
             raise InputError("current password: it does not match")
         password_hash = hash_password(new_password)
-        with self.store.transaction(LANE) as cur:
+        with self._changing(), self.store.transaction(LANE) as cur:
             account_store.set_password_hash(cur, row["id"], password_hash)
             ended = key_store.delete_user_sessions(cur, row["id"])
             audit(cur, "user.password", name, {"sessions_ended": ended}, actor)
@@ -142,7 +173,7 @@ class Accounts:
 
     def add_member(self, group: str, user: str, actor: str = "system") -> bool:
         """Put the user in the group (both of one tenant); False when they were in it already."""
-        with self.store.transaction(LANE) as cur:
+        with self._changing(), self.store.transaction(LANE) as cur:
             group_row, user_row = self._require_group(cur, group), self._require_user(cur, user)
             if group_row["tenant"] != user_row["tenant"]:
                 raise InputError(f"user {user!r} is in tenant {user_row['tenant']!r}, group {group!r} in "
@@ -153,7 +184,7 @@ class Accounts:
             return added
 
     def remove_member(self, group: str, user: str, actor: str = "system") -> bool:
-        with self.store.transaction(LANE) as cur:
+        with self._changing(), self.store.transaction(LANE) as cur:
             group_row, user_row = self._require_group(cur, group), self._require_user(cur, user)
             removed = account_store.remove_member(cur, group_row["id"], user_row["id"])
             if removed:
@@ -167,7 +198,7 @@ class Accounts:
         exists must be of the group's tenant, since a grant never crosses tenants."""
         if not isinstance(collection, str) or not collection:
             raise InputError("collection: a collection name is required")
-        with self.store.transaction(LANE) as cur:
+        with self._changing(), self.store.transaction(LANE) as cur:
             group_row = self._require_group(cur, group)
             owner = account_store.collection_tenant(cur, collection)
             if owner is not None and owner != group_row["tenant"]:
@@ -179,7 +210,7 @@ class Accounts:
             return added
 
     def revoke_grant(self, group: str, collection: str, actor: str = "system") -> bool:
-        with self.store.transaction(LANE) as cur:
+        with self._changing(), self.store.transaction(LANE) as cur:
             group_row = self._require_group(cur, group)
             removed = account_store.delete_grant(cur, group_row["id"], collection)
             if removed:
@@ -188,21 +219,31 @@ class Accounts:
 
     def granted_collections(self, user: str) -> frozenset[str]:
         """The collections the user's groups are granted (of any tenant: RequestContext keeps it to theirs)."""
+        granted = self._grants.get(user)
+        if granted is not None:
+            return granted
+        generation = self._grants.generation()  # taken before the read: see ViewCache
         with self.store.cursor() as cur:
             row = self._require_user(cur, user)
-            return frozenset(account_store.granted_collections(cur, row["id"]))
+            granted = frozenset(account_store.granted_collections(cur, row["id"]))
+        self._grants.put(user, granted, generation)
+        return granted
 
 
-def bootstrap(platform_or_store: Any, settings: Settings, demo: bool = True, clock: Clock = utc_now) -> dict[str, str]:
+def bootstrap(platform_or_store: Any, settings: Settings, demo: bool = True, clock: Clock = utc_now,
+              accounts: Accounts | None = None) -> dict[str, str]:
     """First start: the default tenant, the `admin` account and (with `demo`) one demo user per role and the
     demo group granted the default collection. Returns {user: one-time password} for the accounts it created
     with a generated password, for the caller to show once (nothing here logs them). Idempotent: on a later
     start everything exists, so it creates nothing and returns {}.
 
     The admin's password is GROUNDWORK_ADMIN_PASSWORD when set (then not returned), else generated: there is
-    no default password."""
+    no default password.
+
+    `accounts`: the Gateway's own (a platform's is found), so its caches hear of what bootstrap changes."""
     store: Store = getattr(platform_or_store, "store", platform_or_store)
-    accounts = Accounts(store, clock)
+    gateway = getattr(platform_or_store, "gateway", None)
+    accounts = accounts or (gateway.accounts if gateway is not None else Accounts(store, clock))
     tenant = settings.default_tenant
     secrets_out: dict[str, str] = {}
     with store.cursor() as cur:

@@ -111,7 +111,19 @@ def _operation(operation_id: str, summary: str, ok: dict, *errors: int, body: di
 
 def _query_parameters(model: type[BaseModel]) -> list[dict]:
     schema = model.model_json_schema()
-    return [{"name": name, "in": "query", "required": False, "schema": prop} for name, prop in schema["properties"].items()]
+    return [{"name": name, "in": "query", "required": False, "schema": _without_null(prop)}
+            for name, prop in schema["properties"].items()]
+
+
+def _without_null(prop: dict) -> dict:
+    """A query parameter is absent or a string: an optional field's `null` branch cannot be sent (a client that
+    tries sends `?name=`, an empty string), so the schema offers only the value's own type."""
+    options = prop.get("anyOf")
+    if not options or {"type": "null"} not in options:
+        return prop
+    kept = [option for option in options if option != {"type": "null"}]
+    rest = {key: value for key, value in prop.items() if key not in ("anyOf", "default")}
+    return {**rest, **kept[0]} if len(kept) == 1 else {**rest, "anyOf": kept}
 
 
 @lru_cache(maxsize=1)

@@ -27,22 +27,39 @@ class Gateway:
 
     Thread-safe: every call takes its own DuckDB cursor and writes in the store's gateway lane; the rate limiter's
     storage locks per counter. `clock` (naive UTC) is there so tests can move time for expiry and throttling.
+
+    An API request reads no table here: key rows and grants are cached (cleared by the changes made through this
+    Gateway, which is every change, since this process owns the store), quotas are kept in memory, and usage and
+    key last-use times are written behind the request. `close()` writes what is queued: before the store closes.
     """
 
     def __init__(self, store: Store, settings: Settings, clock: Clock = utc_now):
         self.store = store
         self.settings = settings
-        self.accounts = Accounts(store, clock)
+        self.keys = Keys(store, clock)
+        # A user's role, state or password changes what their keys may do: the key cache hears of every change.
+        self.accounts = Accounts(store, clock, on_change=self.keys.forget)
         self.sessions = Sessions(store, settings, clock)
         self.oidc = OidcSignIn(store, settings, self.accounts, self.sessions, clock)
-        self.keys = Keys(store, clock)
         self.limits = RateLimits(settings)
         self.quotas = Quotas(store, clock)
+
+    def flush(self) -> None:
+        """Write the queued usage and key last-use times to DuckDB now (readers of those rows do it themselves)."""
+        self.quotas.flush()
+        self.keys.flush()
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer threads; the Platform calls it before closing the store. Calls
+        after it still work (their writes are then made at once)."""
+        self.quotas.close()
+        self.keys.close()
 
     # --- first start ---------------------------------------------------------------------
     def bootstrap(self, demo: bool = True) -> dict[str, str]:
         """The default tenant, the admin and the demo accounts if missing: {user: one-time password} to show once."""
-        return accounts_module.bootstrap(self.store, self.settings, demo=demo, clock=self.accounts.clock)
+        return accounts_module.bootstrap(self.store, self.settings, demo=demo, clock=self.accounts.clock,
+                                         accounts=self.accounts)
 
     # --- who calls -----------------------------------------------------------------------
     def authenticate_key(self, raw: str | None) -> Identity:
@@ -74,7 +91,7 @@ class Gateway:
         return self.oidc.sign_in(claims, provider)
 
     def context_for(self, identity: Identity) -> RequestContext:
-        """The RequestContext the caller's reads are scoped by (grants read now, so a change applies at once)."""
+        """The RequestContext the caller's reads are scoped by (grants cached, cleared by every change of them)."""
         granted = self.accounts.granted_collections(identity.user) if identity.role == "analyst" else frozenset()
         return context_for(identity, self.settings, granted)
 

@@ -38,15 +38,26 @@ def require_collection(con: Con, name: str, visible: Callable[[dict], bool] | No
 
 def list_collections(con: Con) -> list[dict]:
     """Every collection with its document and chunk counts and its last ingest run."""
+    # One pass: the three tables' rows tagged by kind, grouped once by collection, joined once. The obvious form (a
+    # correlated subquery per count) spent ~8 of its ~10 ms in DuckDB's planner and optimizer (EXPLAIN ANALYZE:
+    # every operator ~0 us, even on the demo corpus); this one plans in a third of that and returns the same rows.
     return dicts(con.execute(
         """
         SELECT col.id, col.name, col.tenant, col.description, col.created_at, col.index_version,
-               col.index_settings,
-               (SELECT count(*) FROM documents d WHERE d.collection_id = col.id AND d.status = 'active') AS documents,
-               (SELECT count(*) FROM chunks c WHERE c.collection_id = col.id) AS chunks,
-               (SELECT coalesce(sum(c.token_count), 0) FROM chunks c WHERE c.collection_id = col.id) AS tokens,
-               (SELECT max(r.started_at) FROM ingest_runs r WHERE r.collection_id = col.id) AS last_ingest_at
-        FROM collections col ORDER BY col.name
+               col.index_settings, coalesce(a.documents, 0) AS documents, coalesce(a.chunks, 0) AS chunks,
+               coalesce(a.tokens, 0) AS tokens, a.last_ingest_at
+        FROM collections col
+        LEFT JOIN (
+            SELECT collection_id, count(*) FILTER (WHERE kind = 'document') AS documents,
+                   count(*) FILTER (WHERE kind = 'chunk') AS chunks, sum(tokens) AS tokens,
+                   max(started_at) AS last_ingest_at
+            FROM (SELECT collection_id, 'document' AS kind, NULL::INTEGER AS tokens, NULL::TIMESTAMP AS started_at
+                  FROM documents WHERE status = 'active'
+                  UNION ALL SELECT collection_id, 'chunk', token_count, NULL FROM chunks
+                  UNION ALL SELECT collection_id, 'run', NULL, started_at FROM ingest_runs)
+            GROUP BY collection_id
+        ) a ON a.collection_id = col.id
+        ORDER BY col.name
         """
     ))
 

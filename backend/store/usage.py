@@ -32,12 +32,13 @@ def quota_and_usage(con: Con, tenant: str, month: str) -> dict:
             "tokens": int(row[2]), "cost_usd": float(row[3]), "requests": int(row[4])}
 
 
-def add_usage(con: Con, tenant: str, month: str, tokens: int, cost_usd: float) -> None:
+def add_usage(con: Con, tenant: str, month: str, tokens: int, cost_usd: float, requests: int = 1) -> None:
+    """Add `requests` requests' tokens and cost to the tenant's month (the gateway writes them in batches)."""
     con.execute(
-        "INSERT INTO usage (tenant, month, tokens, cost_usd, requests) VALUES (?, ?, ?, ?, 1)"
+        "INSERT INTO usage (tenant, month, tokens, cost_usd, requests) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT DO UPDATE SET tokens = usage.tokens + excluded.tokens,"
-        " cost_usd = usage.cost_usd + excluded.cost_usd, requests = usage.requests + 1",
-        [tenant, month, tokens, cost_usd],
+        " cost_usd = usage.cost_usd + excluded.cost_usd, requests = usage.requests + excluded.requests",
+        [tenant, month, tokens, cost_usd, requests],
     )
 
 
