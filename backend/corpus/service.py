@@ -50,7 +50,7 @@ class CorpusService:
         if ctx.tenants is None and ctx.collections is None:
             return None
         with self.store.cursor() as cur:
-            return [r["id"] for r in collection_store.list_collections(cur) if ctx.can_read(r)]
+            return [r["id"] for r in collection_store.scope_rows(cur) if ctx.can_read(r)]
 
     def scope(self, collection: str | None, ctx: RequestContext | None = None) -> str | list[str] | None:
         """The collection names a read may touch: the named one (if readable), or every readable one
@@ -119,7 +119,7 @@ class CorpusService:
     def collection_names(self, ctx: RequestContext | None = None) -> list[str]:
         ctx = ctx or self.system
         with self.store.cursor() as cur:
-            return [r["name"] for r in collection_store.list_collections(cur) if ctx.can_read(r)]
+            return [r["name"] for r in collection_store.scope_rows(cur) if ctx.can_read(r)]
 
     def has_collection(self, name: str, ctx: RequestContext | None = None) -> bool:
         ctx = ctx or self.system
@@ -223,7 +223,7 @@ class CorpusService:
             chunks = chunk_store.chunks_by_ids(cur, chunk_ids)
             if ctx.tenants is None and ctx.collections is None:
                 return chunks
-            readable = {r["name"] for r in collection_store.list_collections(cur) if ctx.can_read(r)}
+            readable = {r["name"] for r in collection_store.scope_rows(cur) if ctx.can_read(r)}
         return {i: c for i, c in chunks.items() if c.collection in readable}
 
     def document_versions(self, document_id: int, ctx: RequestContext | None = None) -> list[dict]:

@@ -23,6 +23,12 @@ def collection_names(con: Con) -> list[str]:
     return [r[0] for r in con.execute("SELECT name FROM collections ORDER BY name").fetchall()]
 
 
+def scope_rows(con: Con) -> list[dict]:
+    """Every collection's id, name and tenant: what a caller's scope is decided on (no counts: this runs on
+    every scoped search, and list_collections' aggregates over documents and chunks are not needed for it)."""
+    return dicts(con.execute("SELECT id, name, tenant FROM collections ORDER BY name"))
+
+
 def require_collection(con: Con, name: str, visible: Callable[[dict], bool] | None = None) -> dict:
     """The collection row, or the one 'does not exist' NotFound (an InputError) listing the collections the caller may see.
 
@@ -30,7 +36,7 @@ def require_collection(con: Con, name: str, visible: Callable[[dict], bool] | No
     """
     row = collection_row(con, name)
     if row is None or (visible is not None and not visible(row)):
-        rows = dicts(con.execute("SELECT name, tenant FROM collections ORDER BY name"))
+        rows = scope_rows(con)
         known = ", ".join(r["name"] for r in rows if visible is None or visible(r)) or "none yet; ingest something first"
         raise NotFound(f"collection {name!r} does not exist (collections: {known})", field="collection")
     return row
