@@ -16,7 +16,7 @@ from backend.settings import get_settings
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m backend", description="Groundwork RAG platform",
-        epilog="While the server runs (make app), ask, search, ingest, stats and traces list go through its API: "
+        epilog="While the server runs (make app), ask, search, ingest, stats, traces list and eval list go through its API: "
                "found by the data dir's server.json, or given by --server / GROUNDWORK_SERVER.")
     parser.add_argument("--server", metavar="URL", default=None,
                         help="run the command through the Groundwork server at URL, with the API key in "

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from backend.cli import main
+from backend.evaluation.experiment import resolve_gold, run_experiment
+from backend.evaluation.grid import parse_experiment
 from backend.gateway import discovery
 from backend.gateway.identity import SCOPES, Unauthorized
 from backend.platform import Platform
@@ -91,6 +93,13 @@ def build(root: Path) -> World:
         platform.corpus.create_collection("uploads")
         gateway.create_user("reader", platform.settings.default_tenant, "operator", PASSWORD)
         read_key, _ = gateway.create_key("reader", ["read"])
+        gold_file = root / "gold.jsonl"  # one finished evaluation run, for `eval list`
+        gold_file.write_text(json.dumps({"id": "q1", "question": QUESTION, "answer": "£3.50 per transfer.",
+                                         "document": "fees.md", "evidence": "costs £3.50 per transfer",
+                                         "answerable": True}) + "\n")
+        experiment = parse_experiment({"name": "remote-list", "grid": {"retrieval_mode": ["bm25"], "top_k": [2]}},
+                                      "remote-list.yaml")
+        run_experiment(platform, experiment, resolve_gold(platform, str(gold_file), "demo"))
     return World(data_dir, docs, read_key)
 
 
@@ -109,6 +118,8 @@ def local(world) -> dict[str, object]:
     cli(world.data_dir, "stats")  # the first stats opens every index, which records an empty collection's settings
     results["stats"], _ = cli_json(world.data_dir, "stats")
     results["stats_table"] = cli(world.data_dir, "stats").out
+    results["eval_list"], _ = cli_json(world.data_dir, "eval", "list", "--all")
+    results["eval_table"] = cli(world.data_dir, "eval", "list").out
     spare = world.data_dir.parent / "spare"  # the same data, for local runs while the server holds the file
     shutil.copytree(world.data_dir, spare)
     results["spare"] = spare
@@ -183,10 +194,21 @@ def test_the_servers_errors_come_back_with_status_and_message(world, server):
     assert run.code == 2 and "error: --no-cache: the server at" in run.err
 
 
+def test_eval_list_through_the_running_server_matches_the_file(world, local, server):
+    remote, err = cli_json(world.data_dir, "eval", "list", "--all")
+    assert err == f"using the running server at {server}\n"
+    assert len(remote) == 1 and remote[0]["status"] == "finished"
+    assert remote == local["eval_list"]
+    table = cli(world.data_dir, "eval", "list")
+    assert table.code == 0 and table.out == local["eval_table"] and "remote-list" not in table.err
+    none, _ = cli_json(world.data_dir, "eval", "list", "--gold", "no-such-gold-set")
+    assert none == []
+
+
 def test_commands_without_an_api_say_why_while_the_server_runs(world, server):
-    run = cli(world.data_dir, "eval", "list")
+    run = cli(world.data_dir, "eval", "run", "--config", "data/eval/demo-grid.yaml")
     assert run.code == 2
-    assert run.err.startswith(f"error: `eval list` cannot run through the running server at {server}: evaluation ")
+    assert run.err.startswith(f"error: `eval run` cannot run through the running server at {server}: evaluation ")
     assert "stop it" in run.err and "in use" not in run.err
     run = cli(world.data_dir, "traces", "prune")
     assert run.code == 2 and "`traces prune` cannot run through the running server" in run.err

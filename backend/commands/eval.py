@@ -10,7 +10,7 @@ from backend.settings import get_settings
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("eval", help="evaluate retrieval and answers", description="Evaluation commands.")
-    # Every eval action (beir, run, list) reads or writes the DuckDB file itself, in this process.
+    # `eval beir` and `eval run` write the DuckDB file in this process; `eval list` also reads the API (its `remote`).
     parser.set_defaults(local_only="evaluation runs its grids (and `eval beir` its index) in this process, on the "
                                    "DuckDB file; the app's Experiments and Evaluation leaderboard pages run and show "
                                    "them through the server")

@@ -31,7 +31,7 @@ def register(commands) -> None:
     listing.add_argument("--gold", default=None, help="only runs on this gold set")
     listing.add_argument("--all", action="store_true", help="include unfinished and failed runs")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
-    listing.set_defaults(handler=list_command)
+    listing.set_defaults(handler=list_command, remote=list_remote)
 
 
 def parse_gates(values: list[str]) -> dict[str, float]:
@@ -144,7 +144,38 @@ def list_command(args) -> int:
         "metrics": (r.get("summary") or {}).get("metrics", {}), "started_at": r["started_at"], "finished_at": r["finished_at"],
         "error": r.get("error"),
     } for r in rows]
-    if args.json:
+    return _print_runs(out, args.json)
+
+
+REMOTE_PAGE = 500  # the API's largest page of runs
+
+
+def list_remote(args, client) -> int:
+    """The same listing from GET /api/v1/evaluation/runs, page by page: the runs of the collections the key may read."""
+    from backend.client import parse_time
+
+    query: dict = {"limit": REMOTE_PAGE, "offset": 0}
+    if not args.all:
+        query["status"] = "finished"
+    if args.gold:
+        query["gold_set"] = args.gold
+    out: list[dict] = []
+    while True:
+        page = client.get("/api/v1/evaluation/runs", query)
+        out += [{
+            "run": r["id"], "label": r["label"], "experiment": r["experiment"], "gold_set": r["gold_set"],
+            "collection": r["queried_collection"], "status": r["status"], "questions": r["questions"], "done": r["done"],
+            "code_version": r["code_version"], "index_version": r["index_version"], "config": r["config"],
+            "metrics": r["metrics"], "started_at": parse_time(r["started_at"]),
+            "finished_at": parse_time(r["finished_at"]), "error": r["error"],
+        } for r in page["runs"]]
+        query["offset"] += REMOTE_PAGE
+        if not page["runs"] or query["offset"] >= page["total"]:
+            return _print_runs(out, args.json)
+
+
+def _print_runs(out: list[dict], as_json: bool) -> int:
+    if as_json:
         print(json.dumps(out, default=str))
         return 0
     if not out:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,9 @@ class _Query(BaseModel):
 class RunsQuery(_Query):
     collection: str | None = Field(None, description="only runs of this collection (default: every collection the "
                                    "caller may read)")
+    gold_set: str | None = Field(None, description="only runs on this gold set")
+    status: Literal["running", "finished", "failed"] | None = Field(
+        None, description="only runs in this state (default: every state; `running` includes interrupted runs)")
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0, le=1_000_000_000)
 

@@ -71,9 +71,10 @@ class EvaluationRoutes:
         query = read_query(request, RunsQuery)
 
         def read() -> tuple[list[dict], int]:
-            rows = access.list_runs(caller.platform, caller.ctx, query.collection, limit=query.limit,
-                                    offset=query.offset)
-            return rows, access.count_runs(caller.platform, caller.ctx, query.collection)
+            rows = access.list_runs(caller.platform, caller.ctx, query.collection, status=query.status,
+                                    gold_set=query.gold_set, limit=query.limit, offset=query.offset)
+            return rows, access.count_runs(caller.platform, caller.ctx, query.collection, status=query.status,
+                                           gold_set=query.gold_set)
 
         rows, total = await run_in_threadpool(read)
         return JSON({"collection": query.collection or None, "total": total, "limit": query.limit,
