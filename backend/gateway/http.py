@@ -23,6 +23,7 @@ from backend.gateway.http_evaluation import EvaluationRoutes
 from backend.gateway.http_openai import OpenAIRoutes
 from backend.gateway.http_traces import TraceRoutes
 from backend.gateway.openapi import openapi_document
+from backend.gateway.server_timing import ServerTiming
 from backend.models import Answer, InputError
 
 
@@ -151,6 +152,6 @@ def api_routes(provider: PlatformProvider) -> list[BaseRoute]:
     # One route group per resource; a path two groups share (GET and POST .../documents) is one route.
     rest = _one_route_per_path([route for group in (RestRoutes(gate), DocumentRoutes(gate), ConversationRoutes(gate),
                                                     TraceRoutes(gate), EvaluationRoutes(gate)) for route in group.routes()])
-    apps = [Starlette(routes=routes, middleware=[Middleware(ServerErrors)], exception_handlers=EXCEPTION_HANDLERS)
+    apps = [Starlette(routes=routes, middleware=[Middleware(ServerTiming), Middleware(ServerErrors)], exception_handlers=EXCEPTION_HANDLERS)
             for routes in (rest, OpenAIRoutes(gate).routes())]
     return [Mount("/api/v1", app=apps[0]), Mount("/v1", app=apps[1])]

@@ -233,6 +233,23 @@ def test_ask_answers_from_the_callers_collection_and_follows_up(client, world):
     assert follow_up.json()["conversation_id"] == answer.conversation_id
 
 
+def server_timing(response: httpx.Response) -> dict[str, float]:
+    metrics = dict(part.strip().split(";dur=") for part in response.headers["server-timing"].split(","))
+    return {name: float(value) for name, value in metrics.items()}
+
+
+def test_responses_say_how_long_the_core_and_the_gateway_took(client, world):
+    response = call(client, "POST", "/api/v1/ask", "alice", world, json={"question": FEE, "collection": "acme-policies"})
+    timing = server_timing(response)
+    assert set(timing) == {"core", "gateway"} and timing["gateway"] >= 0
+    # The core's figure covers the chat service's whole answer, which times itself from inside.
+    assert timing["core"] >= response.json()["latency_ms"] > 0
+    listing = server_timing(call(client, "GET", "/api/v1/collections", "alice", world))
+    assert set(listing) == {"gateway"}  # no chat call: all of it is the gateway's
+    refused = call(client, "POST", "/api/v1/ask", None, world, json={"question": FEE})
+    assert refused.status_code == 401 and set(server_timing(refused)) == {"gateway"}
+
+
 def test_a_conversation_is_its_users_only(client, world):
     started = call(client, "POST", "/api/v1/ask", "alice", world, json={"question": FEE, "collection": "acme-policies"})
     conversation = started.json()["conversation_id"]
