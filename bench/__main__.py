@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import bench_ask, bench_corpus, bench_gateway, bench_ingest, bench_retrieval, bench_tracing
+from bench import bench_ask, bench_corpus, bench_followups, bench_gateway, bench_ingest, bench_llm, bench_retrieval, bench_tracing
 
 
 def main() -> None:
@@ -13,10 +13,12 @@ def main() -> None:
     bench_retrieval.main(args.quick)
     bench_ingest.main(args.quick)
     bench_ask.main([])  # chat quality, ask latency, cache, semantic-cache false hits on the demo gold set
+    bench_followups.main([])  # follow-up decision precision and recall, rewrite words, on data/gold/follow_ups.jsonl
     bench_tracing.main(["--rounds", "1"] if args.quick else [])  # tracing overhead: off / DuckDB / dead OTLP
     bench_corpus.main(args.quick)  # corpus browser: documents table and search explorer over 10,000 documents
     # gateway overhead (/api/v1/ask against in-process ask) and 20 concurrent API clients
     bench_gateway.main(["--rounds", "1", "--seconds", "20"] if args.quick else [])
+    bench_llm.main(["--runs", "4", "--rag-runs", "2"] if args.quick else [])  # SmolLM2-135M on llama-cpp-python: tok/s, TTFT
 
 
 if __name__ == "__main__":

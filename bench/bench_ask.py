@@ -3,7 +3,9 @@
     python -m bench.bench_ask [--data-dir DIR] [--json]     (also part of `python -m bench`)
 
 Uses GROUNDWORK_DATA_DIR (or --data-dir) when it already holds the `demo` collection, else ingests data/demo
-into a scratch directory. Prints figures; asserts nothing (speed belongs here, not in tests).
+into a scratch directory. Prints figures; asserts nothing (speed belongs here, not in tests). Quality is
+reported overall and by kind of question (narrow, broad, unanswerable); each question's outcome in the first
+pass goes to bench/results/ask-questions.jsonl.
 """
 from __future__ import annotations
 
@@ -26,8 +28,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 GOLD = ROOT / "data" / "gold" / "demo.jsonl"
 PARAPHRASES = ROOT / "data" / "gold" / "paraphrases.jsonl"
 RESULTS = ROOT / "bench" / "results" / "ask.json"  # the figures behind the README's "Chat quality" section
+QUESTIONS = ROOT / "bench" / "results" / "ask-questions.jsonl"  # one line per gold question of the first pass
 THRESHOLDS = (0.80, 0.85, 0.90, 0.95)
+KINDS = ("narrow", "broad", "unanswerable")
 _MARKERS = re.compile(r"\s*\[\d+\??\]")
+
+
+def kind(item: dict) -> str:
+    """narrow, broad or unanswerable; gold rows written before broad questions existed carry no `kind`."""
+    return item.get("kind") or ("narrow" if item.get("answerable") else "unanswerable")
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -58,7 +67,8 @@ def open_platform(data_dir: str | None):
 
 def calibrate(rag, gold: list[dict], collection: str = "demo") -> dict:
     """Best extractive sentence score per gold question (standalone form), and the threshold separating
-    answerable from unanswerable questions best (balanced accuracy)."""
+    answerable from unanswerable questions best (balanced accuracy). Broad questions are left out: an overview
+    of the document they are about answers them whatever the best single sentence scores."""
     from backend.generation.context import assemble_context
     from backend.generation.encoder import RelevanceScorer
     from backend.generation.extractive import ExtractiveGenerator, calibrate_threshold
@@ -67,6 +77,8 @@ def calibrate(rag, gold: list[dict], collection: str = "demo") -> dict:
     generator = ExtractiveGenerator(settings, rag.encoder)
     scores = {True: [], False: []}
     for item in gold:
+        if kind(item) == "broad":
+            continue
         question = item.get("standalone") or item["question"]
         hits = rag.retrieve(question, collection, settings.retrieval_mode, settings.top_k)
         pack = assemble_context(hits, question, settings.context_token_budget, compress=settings.compress_context,
@@ -97,28 +109,53 @@ def run_gold(rag, gold: list[dict], scorer, sources: dict[int, str], collection:
         cited = {Path(sources.get(c.document_id, "")).name for c in answer.citations if c.supported}
         plain = _MARKERS.sub("", answer.text)
         metrics = scorer.score(item["question"], plain, item["answer"], [], [], abstained=not answer.found)
-        rows.append({"id": item["id"], "answerable": item["answerable"], "found": answer.found,
+        rows.append({"id": item["id"], "kind": kind(item), "answerable": item["answerable"], "found": answer.found,
                      "cites_gold": bool(item.get("document")) and item["document"] in cited,
-                     "grounded": answer.grounded, "rouge_l": metrics.get("rouge_l"),
+                     "grounded": answer.grounded, "citations": len(answer.citations),
+                     "rouge_l": metrics.get("rouge_l"),
                      "semantic": metrics.get("semantic_similarity"), "string": metrics.get("string_similarity")})
+    figures = {"questions": len(rows), **_quality(rows),
+               "context_tokens_mean": round(float(np.mean(context_tokens)), 1),
+               "latency_ms_p50": _pct(latencies, 50), "latency_ms_p95": _pct(latencies, 95)}
+    unanswerable = [r for r in rows if not r["answerable"]]
+    figures["by_kind"] = {}
+    for name in KINDS:
+        own = [r for r in rows if r["kind"] == name]
+        if not own:
+            continue
+        per_kind = {"questions": len(own), **_quality(own), "answered_share": _ratio(sum(r["found"] for r in own), len(own))}
+        # A kind's not-found precision: how many "not found" answers are right when its questions are asked among
+        # the unanswerable ones. For the unanswerable kind itself, the precision over every question.
+        mixed = rows if name == "unanswerable" else own + unanswerable
+        per_kind["not_found_precision"] = _quality(mixed)["not_found_precision"]
+        figures["by_kind"][name] = {key: value for key, value in per_kind.items() if value is not None}
+    figures["rows"] = rows
+    return figures
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def _quality(rows: list[dict]) -> dict:
+    """Answered, citing the gold document, every citation supported, and not-found precision and recall."""
     answerable = [r for r in rows if r["answerable"]]
     answered = [r for r in answerable if r["found"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     said_not_found = [r for r in rows if not r["found"]]
     mean = lambda key, rs: round(float(np.mean([r[key] for r in rs if r[key] is not None])), 3) if rs else None  # noqa: E731
     return {
-        "questions": len(rows),
-        "answered_share": round(len(answered) / len(answerable), 3),
-        "cites_gold_share_of_answered": round(sum(r["cites_gold"] for r in answered) / max(1, len(answered)), 3),
-        "cites_gold_share_of_answerable": round(sum(r["cites_gold"] for r in answerable) / len(answerable), 3),
-        "not_found_precision": round(sum(not r["answerable"] for r in said_not_found) / max(1, len(said_not_found)), 3),
-        "not_found_recall": round(sum(not r["found"] for r in unanswerable) / max(1, len(unanswerable)), 3),
-        "grounded_share_of_answered": round(sum(r["grounded"] for r in answered) / max(1, len(answered)), 3),
+        "answered_share": _ratio(len(answered), len(answerable)),
+        "cites_gold_share_of_answered": _ratio(sum(r["cites_gold"] for r in answered), len(answered)),
+        "cites_gold_share_of_answerable": _ratio(sum(r["cites_gold"] for r in answerable), len(answerable)),
+        "not_found_precision": _ratio(sum(not r["answerable"] for r in said_not_found), len(said_not_found)),
+        "not_found_recall": _ratio(sum(not r["found"] for r in unanswerable), len(unanswerable)),
+        # grounded: an answer whose every citation is supported by the passage it cites
+        "grounded_share_of_answered": _ratio(sum(r["grounded"] for r in answered), len(answered)),
+        "citations_mean_of_answered": mean("citations", answered),
         "rouge_l_answerable": mean("rouge_l", answerable),
         "semantic_similarity_answerable": mean("semantic", answerable),
         "string_similarity_answerable": mean("string", answerable),
-        "context_tokens_mean": round(float(np.mean(context_tokens)), 1),
-        "latency_ms_p50": _pct(latencies, 50), "latency_ms_p95": _pct(latencies, 95),
     }
 
 
@@ -188,22 +225,38 @@ def main(argv: list[str] | None = None) -> int:
         report["extractive"]["warm_latency_ms_p95"] = warm["latency_ms_p95"]
         compressed = platform.derive(quiet, compress_context=True).chat
         report["extractive_compressed"] = run_gold(compressed, gold, scorer, sources)
+        report["extractive_compressed"].pop("rows")
         cached = platform.derive(cache_enabled=True).chat
         report["cache"] = cache_latency(cached, gold)
         report["semantic_cache"] = semantic_false_hits(cached, pairs)
         report["semantic_cache"]["threshold_setting"] = platform.settings.semantic_cache_threshold
     finally:
         platform.close()
+    rows = report["extractive"].pop("rows")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    QUESTIONS.write_text("".join(json.dumps(row) + "\n" for row in rows))
     if args.json:
         print(json.dumps(report))
     else:
         for section, figures in report.items():
             print(f"\n{section}")
             for name, value in figures.items():
-                print(f"  {name:38s} {value}")
+                if name != "by_kind":
+                    print(f"  {name:38s} {value}")
+            if "by_kind" in figures:
+                _print_by_kind(figures["by_kind"])
     return 0
+
+
+def _print_by_kind(by_kind: dict[str, dict]) -> None:
+    """One column per kind of question, one row per figure ("-" where a figure does not apply)."""
+    kinds = list(by_kind)
+    names = list(dict.fromkeys(name for figures in by_kind.values() for name in figures))
+    print(f"  {'by kind':38s} " + " ".join(f"{k:>13s}" for k in kinds))
+    for name in names:
+        cells = [by_kind[k].get(name) for k in kinds]
+        print(f"    {name:36s} " + " ".join(f"{'-' if c is None else c!s:>13s}" for c in cells))
 
 
 if __name__ == "__main__":

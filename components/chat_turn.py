@@ -8,9 +8,11 @@ from backend.chat.service import ChatService
 from backend.gateway.identity import QuotaExceeded, RateLimited
 from backend.models import GroundworkError
 from backend.observability.conventions import STAGE_LABELS
-from components.citation_card import citation_cards
+from components.auth import request_context, require_identity
+from components.citation_card import citation_anchors, citation_cards, page_link
+from components.navigation import may_use
 from components.platform import get_platform
-from components.safe_markdown import safe_markdown
+from components.safe_markdown import link_markers, safe_markdown
 
 
 @st.cache_resource(show_spinner="Loading the answer pipeline…")
@@ -45,8 +47,9 @@ def _fmt_ms(value: float) -> str:
     return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
 
 
-def details(answer: dict) -> None:
-    """Per-stage timings, tokens, cost and cache status of one answer, collapsed by default."""
+def details(answer: dict, trace_link: bool = False) -> None:
+    """Per-stage timings, tokens, cost and cache status of one answer, collapsed by default; with `trace_link` (a
+    role that may open the trace explorer) its trace id opens the trace there."""
     stages = answer.get("stage_ms") or {}
     cached = "yes" if answer.get("cached") else "no"
     label = (f"Details · {_fmt_ms(answer.get('latency_ms', 0.0))} · {answer.get('tokens_in', 0):,} tokens in · "
@@ -54,8 +57,13 @@ def details(answer: dict) -> None:
     with st.expander(label, icon=":material/timer:"):
         generator = answer.get("generator", "")
         model = f" ({answer['model']})" if answer.get("model") else ""
-        st.markdown(f"Generator: **{generator}{model}** · grounded: **{'yes' if answer.get('grounded') else 'no'}** "
-                    f"· trace `{answer.get('trace_id') or '-'}`")
+        trace_id = answer.get("trace_id") or ""
+        trace = "" if trace_link and trace_id else f" · trace `{trace_id or '-'}`"
+        st.markdown(f"Generator: **{generator}{model}** · grounded: **{'yes' if answer.get('grounded') else 'no'}**"
+                    + trace)
+        if trace_link and trace_id:
+            page_link("pages/trace_explorer.py", f"Trace {trace_id}", {"trace": trace_id}, ":material/timeline:",
+                      help="Open this answer's spans in the trace explorer")
         if answer.get("standalone_question"):
             st.caption(f"Searched for: {answer['standalone_question']}")
         if stages:
@@ -81,14 +89,19 @@ def feedback(message_id: int, existing: dict | None = None) -> None:
         st.caption("Thanks, your feedback was recorded." if not comment else "Thanks, your comment was recorded.")
 
 
-def render_answer(answer: dict, existing_feedback: dict | None = None) -> None:
-    """One assistant turn from its stored dict: nothing is recomputed."""
-    st.markdown(safe_markdown(answer["text"]))
+def render_answer(answer: dict, existing_feedback: dict | None = None, identity=None) -> None:
+    """One assistant turn from its stored dict: nothing is recomputed but the cited PDF pages (kept in a cache).
+    Each [n] links to its card; what the card and the details link to depends on the signed-in role."""
+    identity = identity or require_identity()  # the page passes the one it has: no session lookup per turn
+    citations = answer.get("citations") or []
+    answer_key = answer.get("message_id") or answer.get("trace_id") or "answer"
+    st.markdown(link_markers(safe_markdown(answer["text"]), citation_anchors(citations, answer_key)))
     for notice in answer.get("notices") or []:
         st.caption(f":material/info: {notice}")
     if not answer.get("found", True):
         st.caption("The retrieved passages do not answer this, so no answer was made up.")
-    citation_cards(answer.get("citations") or [])
+    citation_cards(citations, answer_key, get_platform(), request_context(identity),
+                   documents_link=may_use(identity.role, "corpus_documents"))
     if answer.get("message_id"):
         feedback(int(answer["message_id"]), existing_feedback)
-    details(answer)
+    details(answer, trace_link=may_use(identity.role, "trace_explorer"))

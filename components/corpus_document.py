@@ -16,6 +16,7 @@ from backend.corpus.document_detail import (
     version_diff,
 )
 from backend.corpus.labels import TEXT_PIECES, type_label
+from backend.corpus.page_images import PDF, render_page_image
 from backend.corpus.privacy import PiiMasker, PiiReport, pii_report
 from backend.corpus.upload import describe
 from backend.models import GroundworkError
@@ -25,6 +26,10 @@ from components.corpus_common import code_height, flash, human_bytes, status_bad
 
 VIEWS = ["Preview", "Chunks", "Versions", "Personal data", "Metadata"]
 ENTITY_COLOURS = "#f8d7da"
+CITED_COLOUR = "#fef3c7"
+# Brings the cited passage into view once it is drawn (a citation's link opens the page at the top, above the
+# table). A fixed text with only the chunk's integer id filled in.
+SCROLL_TO = "<script>document.getElementById({target})?.scrollIntoView({{block: 'start'}});</script>"
 
 
 # Each cached read is keyed by the caller's scope (scope_key(ctx)) as well as the document: a result cached for one
@@ -53,13 +58,21 @@ def _masked_diff(_platform, document_id: int, old: int, new: int, scope: tuple, 
     return version_diff(_platform, document_id, old, new, ctx=_ctx)  # stored versions never change
 
 
-def render_document(platform, document_id: int, ctx: RequestContext, can_change: bool = True) -> None:
-    """The opened document, read as `ctx` may; `can_change` False (a read-only role) hides re-ingest, move, delete."""
+def _close() -> None:
+    st.query_params.pop("chunk", None)
+    close_document()
+
+
+def render_document(platform, document_id: int, ctx: RequestContext, can_change: bool = True,
+                    chunk_id: int | None = None) -> None:
+    """The opened document, read as `ctx` may; `can_change` False (a read-only role) hides re-ingest, move, delete.
+    `chunk_id` (a citation's link) shows that chunk first, highlighted, on its page for a PDF, and scrolls to it."""
     try:
         detail = document_detail(platform, document_id, ctx)
-    except GroundworkError as exc:
-        st.warning(f"{exc}. It may have been deleted in another session.")
-        close_document()
+    except GroundworkError as exc:  # unknown, or in a collection this caller may not read: the same to it
+        st.warning(f"Document {document_id} was not found: {exc} (it may have been deleted, or it is in a "
+                   "collection you may not read).", icon=":material/search_off:")
+        _close()
         return
     doc = detail.document
     with st.container(border=True, key="corpus_document"):
@@ -81,13 +94,15 @@ def render_document(platform, document_id: int, ctx: RequestContext, can_change:
         if can_change:
             _actions(platform, detail, ctx)
         elif st.button("Close", icon=":material/close:", key="doc_close"):
-            close_document()
+            _close()
             st.rerun()
+        if chunk_id is not None:
+            _cited_chunk(platform, doc, chunk_id, ctx)
         view = st.segmented_control("Show", VIEWS, default="Preview", key="view", bind="query-params") or "Preview"
         if view == "Preview":
             _preview(platform, doc, ctx)
         elif view == "Chunks":
-            _chunks(platform, doc, ctx)
+            _chunks(platform, doc, ctx, chunk_id)
         elif view == "Versions":
             _versions(platform, detail, ctx)
         elif view == "Personal data":
@@ -120,7 +135,7 @@ def _actions(platform, detail: DocumentDetail, ctx: RequestContext) -> None:
     elif asked("delete", doc.id):
         confirm_delete_document(platform, doc.id, doc.title, detail.chunks, ctx)
     if buttons[3].button("Close", icon=":material/close:", key="doc_close"):
-        close_document()
+        _close()
         st.rerun()
 
 
@@ -134,15 +149,48 @@ def _preview(platform, doc, ctx: RequestContext) -> None:
         st.caption(f"Preview cut at 20,000 of {len(doc.text):,} characters; export or open the source for the rest.")
 
 
-def _chunks(platform, doc, ctx: RequestContext) -> None:
+def _cited_chunk(platform, doc, chunk_id: int, ctx: RequestContext) -> None:
+    """The chunk a citation points at: its masked text highlighted and, for a PDF, its page with the chunk marked."""
+    rows = _masked_chunks(platform, doc.id, doc.content_hash, scope_key(ctx), ctx)
+    row = next((r for r in rows if r["chunk id"] == chunk_id), None)
+    if row is None:
+        st.info(f"Chunk {chunk_id} is not in this document's current version (it was re-ingested or deleted since "
+                "it was cited): the document is shown as it is now.", icon=":material/info:")
+        return
+    where = [f"chunk {row['#']} of {len(rows)}"]
+    if row["page"] is not None:
+        where.append(f"page {row['page']}")
+    if row["heading path"]:
+        where.append(row["heading path"])
+    with st.container(border=True, key="cited_chunk"):
+        st.markdown(f"**Cited passage** · {' · '.join(where)}")
+        st.html(f'<div id="gw-chunk-{int(chunk_id)}" class="gw-cited-chunk" style="white-space: pre-wrap; '
+                f'line-height: 1.5; background: {CITED_COLOUR}; border-left: 3px solid #ca8a04; padding: 0.5rem '
+                f'0.75rem; scroll-margin-top: 5rem;">{html.escape(row["text"])}</div>')
+        st.html(SCROLL_TO.format(target=f'"gw-chunk-{int(chunk_id)}"'), unsafe_allow_javascript=True)
+        if doc.mime_type == PDF and row["page"] is not None:
+            chunk = next((c for c in platform.corpus.chunks(doc.id, ctx) if c.id == chunk_id), None)
+            try:
+                image = render_page_image(platform, doc.id, int(row["page"]), chunk.text if chunk else "", ctx)
+            except GroundworkError as exc:
+                st.caption(f":material/hide_image: Page {row['page']} cannot be shown: {exc}.")
+            else:
+                st.image(image.png, caption=f"Page {image.page} of {image.pages}, the passage highlighted"
+                         + (" · personal data covered" if image.masked else ""), width=min(720, image.width))
+
+
+def _chunks(platform, doc, ctx: RequestContext, cited: int | None = None) -> None:
     rows = _masked_chunks(platform, doc.id, doc.content_hash, scope_key(ctx), ctx)
     if not rows:
         st.caption("No chunks: the document is deleted, or its text was empty.")
         return
     frame = pd.DataFrame(rows)
     frame["page"] = frame["page"].astype("Int64")  # blank, not "None", for formats without pages
+    shown = frame.style.apply(  # the cited chunk's row stands out as its passage does above
+        lambda r: [f"background-color: {CITED_COLOUR}" if r["chunk id"] == cited else ""] * len(r), axis=1) \
+        if cited is not None else frame
     st.dataframe(
-        frame, hide_index=True, width="stretch", height=min(40 + 35 * len(rows), 520),
+        shown, hide_index=True, width="stretch", height=min(40 + 35 * len(rows), 520),
         column_config={
             "tokens": st.column_config.ProgressColumn(
                 "tokens", format="%d", min_value=0, max_value=TEXT_PIECES,

@@ -1,8 +1,9 @@
-"""Chat: ask a collection, read the streamed answer with checkable citations, rate it, reopen past conversations."""
+"""Chat: ask a collection, read the streamed answer with checkable citations, rate it, manage past conversations."""
 import streamlit as st
 
 from backend.gateway.metered import UI_CHAT_ROUTE, MeteredChat
 from backend.models import GroundworkError
+from components.chat_sidebar import chat_sidebar, chat_state, new_conversation, restore_from_url, sync_url
 from components.chat_turn import get_chat, not_answered, render_answer
 from components.navigation import page_context
 from components.safe_markdown import safe_markdown, safe_stream
@@ -10,16 +11,9 @@ from components.safe_markdown import safe_markdown, safe_stream
 identity, ctx = page_context(__file__)
 
 VISIBLE_TURNS = 12  # older turns stay behind a toggle, so a long conversation does not slow every rerun
-GENERATORS = {
-    "extractive": "Extractive (no model)",
-    "openai": "OpenAI-compatible server",
-    "vllm": "vLLM on this machine's GPU",
-}
-MODES = ["hybrid", "bm25", "dense"]
 
 rag = get_chat()
 metered = MeteredChat(rag.platform.gateway, rag)  # the API's rules: rate limit, tenant quota, usage recorded
-settings = rag.settings
 
 st.title("Chat with your documents")
 
@@ -32,51 +26,15 @@ if not collections:
     )
     st.stop()
 
-chat = st.session_state.setdefault("chat", {"conversation_id": None, "collection": None, "turns": [], "feedback": {}})
-
-
-def new_conversation() -> None:
-    chat.update(conversation_id=None, turns=[], feedback={})
-    st.session_state.pop("chat_past", None)
-
-
-def open_conversation(conversation_id: str) -> None:
-    """Reopen from DuckDB: answers are rendered from what was stored, not recomputed."""
-    rag.memory.require(conversation_id, user=ctx.user)  # only the caller's own conversation reopens
-    turns = rag.memory.turns(conversation_id)
-    chat.update(
-        conversation_id=conversation_id,
-        turns=[{"question": t.question, "answer": {**t.answer_data, "text": t.answer, "message_id": t.message_id}}
-               for t in turns if t.message_id is not None],
-        feedback=rag.memory.feedback_for(conversation_id),
-    )
-
-
-with st.sidebar:
-    st.header("Ask")
-    default = collections.index(settings.default_collection) if settings.default_collection in collections else 0
-    collection = st.selectbox("Collection", collections, index=default, key="chat_collection")
-    mode = st.segmented_control("Retrieval", MODES, default=settings.retrieval_mode, key="chat_mode",
-                                help="BM25 matches words, dense matches meaning, hybrid fuses both") or settings.retrieval_mode
-    k = st.slider("Passages given to the generator (k)", 1, 15, settings.top_k, key="chat_k")
-    names = list(GENERATORS)
-    generator = st.selectbox("Generator", names, index=names.index(settings.generator), format_func=GENERATORS.get,
-                             key="chat_generator",
-                             help="Extractive quotes the documents; the others need an LLM server or a GPU")
-    st.button("New conversation", icon=":material/add_comment:", on_click=new_conversation, width="stretch")
-    past = rag.memory.list(collection, limit=25, user=ctx.user)
-    if past:
-        labels = {p["id"]: f"{p['title'] or '(untitled)'} · {p['turns']} turn{'s' if p['turns'] != 1 else ''} · "
-                           f"{p['updated_at']:%d %b %H:%M}" for p in past}
-        chosen = st.selectbox("Past conversations", list(labels), format_func=labels.get, index=None,
-                              placeholder="Reopen a conversation", key="chat_past")
-        if chosen and chosen != chat["conversation_id"]:
-            st.button("Open conversation", icon=":material/history:", on_click=open_conversation, args=(chosen,),
-                      width="stretch")
+chat = chat_state()  # survives a visit to another page; ?conversation=<id> survives a reload
+restore_from_url(rag, ctx)
+options = chat_sidebar(rag, ctx, collections)
+collection = options.collection
 
 if chat["collection"] != collection:  # a conversation belongs to one collection
     new_conversation()
     chat["collection"] = collection
+sync_url()
 
 st.caption(f"Answers come only from the documents in **{collection}**. Each [n] in an answer opens its source "
            "below it, with the quoted passage highlighted and how well it supports the sentence.")
@@ -89,13 +47,13 @@ for turn in turns:
     with st.chat_message("user"):
         st.markdown(safe_markdown(turn["question"]))
     with st.chat_message("assistant"):
-        render_answer(turn["answer"], chat["feedback"].get(turn["answer"].get("message_id")))
+        render_answer(turn["answer"], chat["feedback"].get(turn["answer"].get("message_id")), identity)
 
 question = st.chat_input(f"Ask a question about {collection}")
 if question is not None:
     try:
         stream = metered.ask_stream(identity, question, collection, chat["conversation_id"], route=UI_CHAT_ROUTE,
-                                    ctx=ctx, mode=mode, k=k, generator=generator)
+                                    ctx=ctx, mode=options.mode, k=options.k, generator=options.generator)
     except GroundworkError as exc:  # limited, over quota, bad input, an unusable generator: say so, store nothing
         with st.chat_message("user"):
             st.markdown(safe_markdown(question[:300] + ("…" if len(question) > 300 else "")))

@@ -64,6 +64,7 @@ def _open_selected() -> None:
     ids = st.session_state.get("docs_page_ids", [])
     if rows and rows[0] < len(ids):
         st.query_params["doc"] = str(ids[rows[0]])
+        st.query_params.pop("chunk", None)  # a citation's chunk belongs to the document it opened
 
 
 if not result.rows:
@@ -106,8 +107,12 @@ with st.expander("Export", icon=":material/download:"):
                    f"chunks-{collection or 'all'}", "export_chunks")
 
 document_id = st.query_params.get("doc")
+chunk_id = st.query_params.get("chunk")  # a citation's link: ?doc=<id>&chunk=<id> opens the document at that chunk
 if document_id:
-    if document_id.isdigit():
-        render_document(platform, int(document_id), ctx, can_change=may_change(identity.role, "corpus_documents"))
-    else:
+    if not document_id.isdigit():
         st.warning(f"doc={document_id!r} in the address is not a document id.")
+    elif chunk_id is not None and not chunk_id.isdigit():
+        st.warning(f"chunk={chunk_id!r} in the address is not a chunk id.")
+    else:
+        render_document(platform, int(document_id), ctx, can_change=may_change(identity.role, "corpus_documents"),
+                        chunk_id=int(chunk_id) if chunk_id else None)

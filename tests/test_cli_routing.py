@@ -135,7 +135,7 @@ def test_an_unreachable_given_server_is_a_one_line_error(data_dir, capsys, monke
 
 def test_commands_without_an_api_say_why_instead_of_calling_a_given_server(data_dir, capsys, monkeypatch):
     monkeypatch.setenv(KEY_ENV, "gw_00000000_" + "a" * 43)
-    for argv, name in ((["eval", "list"], "eval list"), (["traces", "prune"], "traces prune"),
+    for argv, name in ((["eval", "run", "--config", "x.yaml"], "eval run"), (["traces", "prune"], "traces prune"),
                        (["simulate", "--questions", "q.txt", "--rate", "1", "--duration", "1"], "simulate")):
         assert main(["--server", "http://127.0.0.1:9", *argv]) == 2
         err = capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The shipped demo data: corpus formats and shape, the gold questions and their evidence, the paraphrase pairs."""
+"""The shipped demo data: corpus formats and shape, the gold questions and their evidence, the paraphrase and follow-up pairs."""
 from __future__ import annotations
 
 import csv
@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
 GOLD_FILE = ROOT / "data" / "gold" / "demo.jsonl"
 PARAPHRASE_FILE = ROOT / "data" / "gold" / "paraphrases.jsonl"
+FOLLOW_UP_FILE = ROOT / "data" / "gold" / "follow_ups.jsonl"
 MAX_BYTES = 50 * 1024 * 1024
 NOT_FOUND = "The documents do not say."
 FEES_2024 = "fees-and-charges-2024.md"
@@ -39,6 +40,12 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def kind(row: dict) -> str:
+    """narrow, broad or unanswerable; rows written before broad questions existed have no `kind` field."""
+    return row.get("kind") or ("narrow" if row.get("answerable") else "unanswerable")
+
+
+KINDS = ("narrow", "broad", "unanswerable")
 GOLD = _read_jsonl(GOLD_FILE)
 ANSWERABLE = [row for row in GOLD if row.get("answerable") is True]
 PARAPHRASES = _read_jsonl(PARAPHRASE_FILE)
@@ -229,6 +236,10 @@ def test_gold_counts():
     assert len(ANSWERABLE) >= 40
     assert sum(1 for row in GOLD if row.get("answerable") is False) >= 10
     assert len({row["document"] for row in ANSWERABLE}) >= 15
+    broad = [row for row in GOLD if kind(row) == "broad"]
+    assert len(broad) >= 15
+    assert len({row["document"] for row in broad}) >= 15  # overviews of many documents, not one document many ways
+    assert sum(kind(row) == "narrow" for row in GOLD) >= 40
 
 
 def test_gold_schema():
@@ -237,7 +248,10 @@ def test_gold_schema():
     questions: set[str] = set()
     for row in GOLD:
         where = row.get("id", row)
-        assert required <= row.keys() <= required | {"follows", "standalone"}, where
+        assert required <= row.keys() <= required | {"follows", "standalone", "kind"}, where
+        assert kind(row) in KINDS, where
+        assert (kind(row) == "unanswerable") == (row["answerable"] is False), f"{where}: kind and answerable disagree"
+        assert ("broad" in row["tags"]) == (kind(row) == "broad"), f"{where}: a broad question is tagged 'broad'"
         assert re.fullmatch(r"q\d{3}", row["id"]), where
         assert row["id"] not in ids, f"duplicate id {row['id']}"
         assert row["question"].strip() and row["question"].lower() not in questions, where
@@ -282,3 +296,24 @@ def test_paraphrase_pairs_schema_and_balance():
         assert pair["a"].strip() and pair["b"].strip() and pair["a"] != pair["b"], pair
     assert sum(pair["same"] for pair in PARAPHRASES) >= 8
     assert sum(not pair["same"] for pair in PARAPHRASES) >= 8
+
+
+# --------------------------------------------------------------------------------------------
+# follow-up / self-contained pairs for the rewrite decision
+
+
+def test_follow_up_pairs_schema_and_balance():
+    pairs = _read_jsonl(FOLLOW_UP_FILE)
+    assert len(pairs) >= 40
+    assert len({pair["id"] for pair in pairs}) == len(pairs)
+    for pair in pairs:
+        assert {"id", "previous", "question", "follow_up"} <= set(pair), pair
+        assert set(pair) <= {"id", "previous", "question", "follow_up", "standalone", "must_contain"}, pair
+        assert isinstance(pair["follow_up"], bool) and pair["previous"].strip() and pair["question"].strip(), pair
+        if pair["follow_up"]:
+            assert pair.get("standalone", "").strip() or pair.get("must_contain"), f"{pair['id']}: no expected rewrite"
+            assert all(isinstance(word, str) and word.strip() for word in pair.get("must_contain", [])), pair
+        else:
+            assert "standalone" not in pair and "must_contain" not in pair, pair
+    follow_ups = sum(pair["follow_up"] for pair in pairs)
+    assert min(follow_ups, len(pairs) - follow_ups) >= len(pairs) // 3  # about half each

@@ -6,6 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
+from backend.chat.follow_up import needs_previous_turn
 from backend.chat.rewrite import rewrite_follow_up, strip_question
 from backend.context import SYSTEM
 from backend.generation.prompts import rewrite_messages, summary_messages
@@ -82,17 +83,36 @@ class ConversationMemory:
         return conversation
 
     def list(self, collection: str | None = None, tenant: str | None = None, limit: int = 50,
-             user: str | None = None, offset: int = 0, collections: Scope = None) -> list[dict]:
+             user: str | None = None, offset: int = 0, collections: Scope = None,
+             contains: str | None = None) -> list[dict]:
         """Newest first; with `user`, only the conversations that user started; with `collections` (a scope), only
-        those of these collections (an empty list: none)."""
+        those of these collections (an empty list: none); with `contains`, only those whose title or a question or
+        answer holds that text (any case)."""
         scope, scope_params = scope_condition(collections, "c.collection")
+        needle = contains.lower() if contains else None
         sql = ("SELECT c.id, c.collection, c.tenant, c.title, c.user_name, c.created_at, c.updated_at, "
                "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user') AS turns "
                "FROM conversations c WHERE (? IS NULL OR c.collection = ?) AND (? IS NULL OR c.tenant = ?) "
                f"AND (? IS NULL OR c.user_name = ?) AND {scope or 'TRUE'} "
+               "AND (? IS NULL OR contains(lower(c.title), ?) OR EXISTS (SELECT 1 FROM messages t "
+               "WHERE t.conversation_id = c.id AND contains(lower(t.content), ?))) "
                "ORDER BY c.updated_at DESC, c.created_at DESC, c.id LIMIT ? OFFSET ?")
-        return self.store.query_dicts(sql, [collection, collection, tenant, tenant, user, user, *scope_params, limit,
-                                            offset])
+        return self.store.query_dicts(sql, [collection, collection, tenant, tenant, user, user, *scope_params,
+                                            needle, needle, needle, limit, offset])
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        """A new title (already checked and redacted); the conversation's place in the list does not move."""
+        self.store.execute("UPDATE conversations SET title = ? WHERE id = ?", [title, conversation_id], lane="chat")
+
+    def delete(self, conversation_id: str) -> dict[str, int]:
+        """The conversation, its messages and their ratings, in one transaction: all gone or none."""
+        with self.store.transaction("chat") as cur:
+            feedback = cur.execute("DELETE FROM feedback WHERE conversation_id = ? RETURNING id",
+                                   [conversation_id]).fetchall()
+            messages = cur.execute("DELETE FROM messages WHERE conversation_id = ? RETURNING id",
+                                   [conversation_id]).fetchall()
+            cur.execute("DELETE FROM conversations WHERE id = ?", [conversation_id])
+        return {"messages": len(messages), "feedback": len(feedback)}
 
     def answer_conversation(self, message_id: int) -> str | None:
         """The conversation of an assistant message (what feedback rates), or None when there is no such answer."""
@@ -186,8 +206,8 @@ class ConversationMemory:
 
     def _contextualize(self, turns: Turns, summary: str, summarized: int, question: str, llm) -> Contextualized:
         history, used = self._history(turns[summarized:], summary)
-        if not turns:
-            return Contextualized(question, False, summary, history, used)
+        if not turns or not needs_previous_turn(question, turns[-1].standalone):
+            return Contextualized(question, False, summary, history, used)  # searched as typed, by either rewriter
         standalone, method = None, "none"
         if llm is not None:
             standalone = self._rewrite_with_llm(llm, question, turns[-3:])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from backend.chat.follow_up import needs_previous_turn, starts_a_clause
 from backend.text.sentences import content_stems, words
 
 _FOLLOW_UP_START = re.compile(
@@ -20,21 +21,17 @@ def strip_question(text: str) -> str:
 
 def rewrite_follow_up(question: str, previous: str) -> str | None:
     """Deterministic standalone rewrite of a follow-up, given the previous standalone question; None when
-    the question already stands alone.
+    the question already stands alone (`needs_previous_turn` decides).
 
     "and for international transfers?" after "What is the fee for domestic transfers?" becomes
     "What is the fee for international transfers?": the follow-up's prepositional phrase replaces the
     previous question's last phrase with the same preposition. Other follow-ups keep their words and
     borrow the previous question's as context.
     """
-    if not previous:
-        return None
-    q_words = words(question)
+    if not needs_previous_turn(question, previous):
+        return None  # a self-contained question is searched as typed, however short
     match = _FOLLOW_UP_START.match(question)
     anaphoric = bool(_ANAPHORA.search(question))
-    short = len(content_stems(question)) <= 3
-    if not (match or (anaphoric and len(q_words) <= 12) or (short and len(q_words) <= 5)):
-        return None
     base = strip_question(previous)
     rest = strip_question(match.group(2)) if match else strip_question(question)
     first = rest.split(" ", 1)[0].lower() if rest else ""
@@ -43,7 +40,12 @@ def rewrite_follow_up(question: str, previous: str) -> str | None:
         if cut:
             return f"{base[:cut[-1].start()].rstrip()} {rest}?"
         rest = rest.split(" ", 1)[1] if " " in rest else rest
-    if match and rest and not anaphoric:
+    pro_form = re.search(r"\s+ones?$", rest, flags=re.IGNORECASE) if match else None
+    if pro_form:  # "and medium-risk ones?": "ones" stands for the previous question's noun, which a swap keeps
+        swapped = _swap_noun_phrase(base, rest[:pro_form.start()])
+        return f"{swapped}?" if swapped else f"{strip_question(question)} (context: {base})?"
+    clause = starts_a_clause(rest) or (match is not None and match.group(1).lower().endswith("if"))
+    if match and rest and not anaphoric and not clause:  # "what if I fail three?" asks no noun phrase
         framed = _frame_with(base, rest)
         if framed:
             return f"{framed}?"

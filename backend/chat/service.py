@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from backend.chat.cache import AnswerCache, CacheKey
+from backend.chat.conversations import ConversationBook, ConversationExport
 from backend.chat.memory import ConversationMemory
 from backend.chat.questions import INJECTION_NOTICE, REFUSAL, clean_question
 from backend.chat.stream import AnswerStream, SentenceGate
@@ -17,6 +18,7 @@ from backend.generation.citations import CitationVerifier
 from backend.generation.context import assemble_context
 from backend.generation.encoder import RelevanceScorer, SentenceEncoder, shared_encoder
 from backend.generation.factory import build_generator
+from backend.generation.markers import MarkerNumbering
 from backend.generation.prompts import looks_like_injection, reveals_prompt
 from backend.models import Answer, Citation, Hit, InputError, NotFound
 from backend.observability.conventions import REQUEST_SPAN
@@ -135,6 +137,24 @@ class ChatService:
             raise NotFound(f"session {conversation_id!r} does not exist", field="conversation_id")
         return conversation
 
+    @property
+    def book(self) -> ConversationBook:
+        """Rename, search, delete and export the caller's own conversations (exports audited as the caller)."""
+        return ConversationBook(self.memory, self.platform.corpus, self.platform.gateway.audit, self.redactor)
+
+    def rename_conversation(self, conversation_id: str, title: str, ctx: RequestContext) -> dict:
+        return self.book.rename(conversation_id, title, ctx)
+
+    def search_conversations(self, ctx: RequestContext, query: str | None = None, collection: str | None = None,
+                             limit: int = 50, offset: int = 0) -> list[dict]:
+        return self.book.search(ctx, query, collection, limit, offset)
+
+    def delete_conversation(self, conversation_id: str, ctx: RequestContext) -> dict:
+        return self.book.delete(conversation_id, ctx)
+
+    def export_conversation(self, conversation_id: str, fmt: str, ctx: RequestContext) -> ConversationExport:
+        return self.book.export(conversation_id, fmt, ctx)
+
     def retrieve(self, question: str, collection: str, mode: str, k: int, query_vector=None,
                  answer: Answer | None = None, ctx: RequestContext | None = None) -> list[Hit]:
         """Top-k hits with chunks for a (redacted, standalone) question: the one retriever, each stage a span."""
@@ -178,7 +198,6 @@ class ChatService:
                 answer.stage_ms[name] = round(answer.stage_ms.get(name, 0.0) + (time.perf_counter() - start) * 1000, 3)
 
     def _run(self, r: _Request, emit: Callable[[str], None] | None) -> Answer:
-        started = time.perf_counter()
         answer = r.answer
         generator = self.generator(r.generator_name)
         with self.tracer.request(REQUEST_SPAN, collection=r.collection, tenant=r.tenant, mode=r.mode, k=r.k,
@@ -224,12 +243,6 @@ class ChatService:
             else:
                 self._answer_fresh(r, answer, standalone, query_vector, context, generator, emit)
 
-            answer.latency_ms = round((time.perf_counter() - started) * 1000, 3)
-            if conversation_id:
-                _, answer.message_id = self.memory.add_turn(conversation_id, question, standalone, answer)
-                self.memory.maybe_summarise(conversation_id, generator if generator.is_llm else None)
-            if hit is None and r.use_cache and answer.found and not _fell_back(answer) and not reveals_prompt(answer.text):
-                self.cache.put(standalone, query_vector, key, answer)
             top_score, mean_score = _relevance(answer.hits)
             root.set(answer=answer.text, grounded=answer.grounded, no_answer=not answer.found, cache_hit=answer.cached,
                      tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cost_usd=answer.cost_usd,
@@ -237,6 +250,14 @@ class ChatService:
                      citations=len(answer.citations), fallback=_fallback_notice(answer), pii_hits=len(answer.pii_entities),
                      top_score=top_score, mean_score=mean_score, rewritten=answer.standalone_question != question,
                      conversation=answer.conversation_id or None)
+        # One latency figure, the trace's: the root span has ended, so the turn and the cache store its duration.
+        # Storing them is bookkeeping after the answer, outside the span.
+        answer.latency_ms = round(root.duration_ms or 0.0, 3)
+        if conversation_id:
+            _, answer.message_id = self.memory.add_turn(conversation_id, question, standalone, answer)
+            self.memory.maybe_summarise(conversation_id, generator if generator.is_llm else None)
+        if hit is None and r.use_cache and answer.found and not _fell_back(answer) and not reveals_prompt(answer.text):
+            self.cache.put(standalone, query_vector, key, answer)
         return answer
 
     def _redacted_history(self, history: list[dict]) -> list[dict]:
@@ -265,7 +286,7 @@ class ChatService:
                                     scorer=RelevanceScorer(self.encoder))
             span.set(tokens=pack.tokens, tokens_saved=pack.saved_tokens, passages=len(pack.passages))
         request = GenerationRequest(standalone, pack.passages, context.summary, context.history, settings.max_output_tokens)
-        gate = SentenceGate(self.redactor, emit)
+        gate = SentenceGate(self.redactor, emit, MarkerNumbering.for_passages(pack.passages))
         with self._stage(answer, "generate", generator=generator.name) as span:
             stream = generator.stream(request)
             for delta in stream:
@@ -284,11 +305,15 @@ class ChatService:
         if reveals_prompt(text):
             text, answer.found = REFUSAL, False
             answer.notices.append("The generated answer repeated the assistant's instructions and was withheld.")
+        # Numbered afresh by first use in the text the answer keeps: the same numbers the stream showed, as the
+        # stream was this text (unless an LLM failed mid-answer and the fallback's answer replaced its start).
+        numbering = MarkerNumbering.for_passages(pack.passages)
+        text = numbering.apply(text)
         with self._stage(answer, "verify") as span:
             if answer.found:
-                verification = self.verifier().verify(text, pack.passages)
+                verification = self.verifier().verify(text, numbering.passages(pack.passages))
                 text, answer.citations = verification.text, verification.citations
-                answer.notices += verification.notices
+                answer.notices += numbering.notices() + verification.notices
             supported = [c for c in answer.citations if c.supported]
             answer.grounded = bool(answer.found and supported and len(supported) == len(answer.citations))
             span.set(citations=len(answer.citations), supported=len(supported), grounded=answer.grounded)

@@ -5,6 +5,7 @@ import queue
 import threading
 from typing import Callable, Iterator
 
+from backend.generation.markers import MarkerNumbering
 from backend.generation.prompts import reveals_prompt
 from backend.models import Answer
 from backend.text.sentences import split_sentences
@@ -55,11 +56,14 @@ class AnswerStream:
 
 
 class SentenceGate:
-    """Releases streamed text a sentence at a time, redacted, and stops if a sentence repeats our prompt."""
+    """Releases streamed text a sentence at a time, redacted, its markers renumbered by `numbering` (as the
+    final text will be), and stops if a sentence repeats our prompt."""
 
-    def __init__(self, redact: Callable[[str], str], emit: Callable[[str], None] | None):
+    def __init__(self, redact: Callable[[str], str], emit: Callable[[str], None] | None,
+                 numbering: MarkerNumbering | None = None):
         self.redact = redact
         self.emit = emit
+        self.numbering = numbering
         self.buffer = ""
         self.blocked = False
         self.sent = False
@@ -69,7 +73,9 @@ class SentenceGate:
         spans = split_sentences(self.buffer)
         if len(spans) < 2:
             return
-        cut = spans[-1].start  # everything before the last (maybe unfinished) sentence is complete
+        # Everything before the last (maybe unfinished) sentence is complete; a marker never straddles the cut,
+        # as a sentence starting with one ("... free. [2] ...") keeps it.
+        cut = spans[-1].start
         self._release(self.buffer[:cut])
         self.buffer = self.buffer[cut:]
 
@@ -84,5 +90,9 @@ class SentenceGate:
         if reveals_prompt(text):
             self.blocked = True
             return
+        if self.numbering is not None:
+            text = self.numbering.apply(text)
+            if not text.strip():  # nothing but a marker citing no passage
+                return
         self.emit((" " if self.sent else "") + self.redact(text).strip())
         self.sent = True

@@ -14,6 +14,7 @@ from backend.retrieval.indexes import IndexRegistry
 from backend.settings import Settings
 from backend.store import chunks as chunk_store
 from backend.store import collections as collection_store
+from backend.store import document_files as document_file_store
 from backend.store import documents as document_store
 from backend.store.audit import audit
 from backend.store.db import Store
@@ -149,6 +150,7 @@ class CorpusChanges:
                     raise Conflict(f"document {document_id} is already deleted", field="document_id")
                 removed = chunk_store.delete_document_chunks(cur, document_id)
                 document_store.mark_document_deleted(cur, document_id)
+                document_file_store.delete_document_files(cur, document_id)  # its versions' text stays, not the files
                 collection_store.bump_index_version(cur, row["id"])
                 audit(cur, "document.delete", str(document_id), {"title": doc["title"], "chunks": len(removed),
                                                                  "collection": row["name"]}, ctx.user)

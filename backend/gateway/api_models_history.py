@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from backend.gateway.api_models import Citation
+from backend.chat.conversations import QUERY_MAX, TITLE_MAX
+from backend.gateway.api_models import Citation, ConversationsQuery
 
 
 # --- conversations and feedback -----------------------------------------------------------------------
@@ -50,6 +51,66 @@ class ConversationMessage(BaseModel):
 
 class Conversation(ConversationSummary):
     messages: list[ConversationMessage]
+
+
+# --- managing conversations: search, rename, delete, export --------------------------------------------
+class ConversationSearchQuery(ConversationsQuery):
+    q: str | None = Field(None, max_length=QUERY_MAX, description="only conversations whose title, questions or "
+                          "answers hold this text (any case); blank: all")
+
+
+class RenameConversationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is named in a 422, never silently ignored
+    title: str = Field(min_length=1, max_length=TITLE_MAX, description="the new title (stored with its PII redacted)")
+
+
+class DeletedConversation(BaseModel):
+    id: str
+    collection: str
+    title: str
+    messages: int = Field(description="questions and answers deleted with it")
+    feedback: int = Field(description="ratings deleted with it")
+
+
+class ExportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["markdown", "json"] = Field("markdown", description="markdown: a readable document; json: "
+                                                "ConversationExport")
+
+
+class ExportedCitation(BaseModel):
+    marker: int = Field(description="the n of [n] in the answer")
+    title: str
+    document_id: int
+    chunk_id: int
+    page: int | None = Field(description="the cited page of a paged document (PDF)")
+    heading_path: list[str]
+    quote: str
+    support: float = Field(description="support of the answer sentence by the quote, 0 to 1")
+    supported: bool
+
+
+class ExportedTurn(BaseModel):
+    turn: int
+    question: str = Field(description="as stored: PII redacted")
+    searched_as: str | None = Field(description="the follow-up rewritten to stand alone, when it was")
+    answer: str | None
+    found: bool | None
+    grounded: bool | None
+    trace_id: str | None
+    citations: list[ExportedCitation]
+    feedback: Rating | None
+
+
+class ConversationExport(BaseModel):
+    id: str
+    title: str
+    collection: str
+    tenant: str
+    created_at: datetime
+    updated_at: datetime
+    exported_at: datetime
+    turns: list[ExportedTurn]
 
 
 # --- traces -------------------------------------------------------------------------------------------

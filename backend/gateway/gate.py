@@ -95,13 +95,3 @@ class Gate:
         """An answer within the tenant's quota (QuotaExceeded, 429, before any model call), its usage recorded."""
         return caller.chat.ask(caller.identity, question, collection, conversation_id, route=None, ctx=caller.ctx,
                                **options)
-
-    @staticmethod
-    def check_quota(caller: Caller) -> None:
-        """Before generation: the tenant's monthly quota (QuotaExceeded, 429, before any model call)."""
-        caller.chat.admit(caller.identity, route=None)
-
-    @staticmethod
-    def record_usage(caller: Caller, answer: Answer) -> None:
-        """After generation: what it spent (a cached answer spent nothing on a model)."""
-        caller.chat.record(caller.identity, answer)

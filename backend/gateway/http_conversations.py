@@ -1,4 +1,4 @@
-"""/api/v1 the caller's own conversations (listed and read with their citations) and feedback on their answers."""
+"""/api/v1 the caller's own conversations (listed, searched, read, renamed, deleted, exported) and feedback on their answers."""
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
@@ -8,7 +8,8 @@ from starlette.routing import BaseRoute, Route
 
 from backend.chat.memory import Turn
 from backend.commands.ask import answer_json
-from backend.gateway.api_models import ConversationsQuery, FeedbackRequest
+from backend.gateway.api_models import FeedbackRequest
+from backend.gateway.api_models_history import ConversationSearchQuery, ExportQuery, RenameConversationRequest
 from backend.gateway.gate import JSON, Gate
 from backend.gateway.http_errors import read_json, read_query
 from backend.models import Answer
@@ -40,16 +41,17 @@ def _messages(turns: list[Turn], ratings: dict[int, dict]) -> list[dict]:
 
 
 class ConversationRoutes:
-    """/api/v1: conversations, conversations/{id}, feedback. Every read is the caller's own (ChatService, by ctx)."""
+    """/api/v1: conversations, conversations/{id} (and its export), feedback. Every read and change is of the caller's
+    own (ChatService, by ctx)."""
 
     def __init__(self, gate: Gate):
         self.gate = gate
 
     async def conversations(self, request: Request) -> Response:
         caller = await self.gate.caller(request, "/api/v1/conversations")
-        query = read_query(request, ConversationsQuery)
-        rows = await run_in_threadpool(caller.platform.chat.conversations, caller.ctx, query.collection or None,
-                                       query.limit, query.offset)
+        query = read_query(request, ConversationSearchQuery)
+        rows = await run_in_threadpool(caller.platform.chat.search_conversations, caller.ctx, query.q,
+                                       query.collection or None, query.limit, query.offset)
         return JSON({"limit": query.limit, "offset": query.offset, "conversations": [_summary(r) for r in rows]})
 
     async def conversation(self, request: Request) -> Response:
@@ -57,6 +59,27 @@ class ConversationRoutes:
         found = await run_in_threadpool(caller.platform.chat.conversation, request.path_params["id"], caller.ctx)
         return JSON({**_summary({**found["conversation"], "turns": len(found["turns"])}),
                      "messages": _messages(found["turns"], found["feedback"])})
+
+    async def rename(self, request: Request) -> Response:
+        caller = await self.gate.caller(request, "PATCH /api/v1/conversations/{id}", scope="ask")
+        body = await read_json(request, RenameConversationRequest)
+        row = await run_in_threadpool(caller.platform.chat.rename_conversation, request.path_params["id"], body.title,
+                                      caller.ctx)
+        return JSON(_summary(row))
+
+    async def delete(self, request: Request) -> Response:
+        caller = await self.gate.caller(request, "DELETE /api/v1/conversations/{id}", scope="ask")
+        return JSON(await run_in_threadpool(caller.platform.chat.delete_conversation, request.path_params["id"],
+                                            caller.ctx))
+
+    async def export(self, request: Request) -> Response:
+        caller = await self.gate.caller(request, "/api/v1/conversations/{id}/export")
+        query = read_query(request, ExportQuery)
+        exported = await run_in_threadpool(caller.platform.chat.export_conversation, request.path_params["id"],
+                                           query.format, caller.ctx)  # audited as the caller
+        media = "application/json" if query.format == "json" else "text/markdown; charset=utf-8"
+        return Response(exported.data, media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="{exported.file_name}"'})
 
     async def feedback(self, request: Request) -> Response:
         caller = await self.gate.caller(request, "/api/v1/feedback", scope="ask")
@@ -69,5 +92,8 @@ class ConversationRoutes:
         return [
             Route("/conversations", self.conversations, methods=["GET"]),
             Route("/conversations/{id}", self.conversation, methods=["GET"]),
+            Route("/conversations/{id}", self.rename, methods=["PATCH"]),
+            Route("/conversations/{id}", self.delete, methods=["DELETE"]),
+            Route("/conversations/{id}/export", self.export, methods=["GET"]),
             Route("/feedback", self.feedback, methods=["POST"]),
         ]

@@ -77,20 +77,18 @@ class OpenAIRoutes:
             "usage": _usage(answer),
         })
 
-    def _answer(self, caller: Caller, collection: str, question: str, history: list[dict]) -> Answer:
-        self.gate.check_quota(caller)
-        answer = caller.platform.chat.ask(question, collection, history=history, ctx=caller.ctx)
-        self.gate.record_usage(caller, answer)
-        return answer
+    @staticmethod
+    def _answer(caller: Caller, collection: str, question: str, history: list[dict]) -> Answer:
+        # The one metered entry point: quota before any model call, usage after (the gate counted the rate).
+        return caller.chat.ask(caller.identity, question, collection, route=None, ctx=caller.ctx, history=history)
 
     async def _streamed(self, caller: Caller, body: ChatCompletionRequest, question: str,
                         history: list[dict]) -> Response:
         def start():
-            self.gate.check_quota(caller)
-            # Bad input fails here, before the 200 and the first event; usage is recorded when the answer is
-            # complete, in the answering thread, even if the client hangs up mid-stream.
-            return caller.platform.chat.ask_stream(question, body.model, history=history, ctx=caller.ctx,
-                                                   on_answer=lambda answer: self.gate.record_usage(caller, answer))
+            # Quota and bad input fail here, before the 200 and the first event; usage is recorded when the answer
+            # is complete, in the answering thread, even if the client hangs up mid-stream.
+            return caller.chat.ask_stream(caller.identity, question, body.model, route=None, ctx=caller.ctx,
+                                          history=history)
 
         stream = await run_in_threadpool(start)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)

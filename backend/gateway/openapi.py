@@ -14,9 +14,10 @@ from backend.gateway import api_models_history as mh
 from backend.gateway.http_uploads import MAX_FILES
 
 _REQUESTS: list[type[BaseModel]] = [m.SearchRequest, m.AskRequest, m.ChatCompletionRequest, m.FeedbackRequest,
-                                    m.CreateCollectionRequest]
+                                    m.CreateCollectionRequest, mh.RenameConversationRequest]
 _MORE_RESPONSES: list[type[BaseModel]] = [mc.CollectionStats, mc.UploadResult, mc.IngestRun, mc.DeletedDocument,
-                                          mh.Feedback, mh.ConversationList, mh.Conversation, mh.TraceList, mh.Trace]
+                                          mh.Feedback, mh.ConversationList, mh.Conversation, mh.TraceList, mh.Trace,
+                                          mh.ConversationSummary, mh.DeletedConversation, mh.ConversationExport]
 _RESPONSES: list[type[BaseModel]] = [m.ErrorBody, m.Health, m.Collection, m.CollectionList, m.DocumentList, m.Document,
                                      m.SearchResponse, m.AskResponse, m.ModelList, m.ChatCompletion, *me.RESPONSES]
 _ERRORS = {
@@ -55,6 +56,7 @@ def _more_paths(ref: Callable[[type[BaseModel]], dict], name: dict, document_id:
     """Corpus changes, ingest runs, conversations, feedback and traces (merged into the paths by method)."""
     integer_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
     string_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    conversation_id = {**string_id, "description": "conversation id"}
     files = {"multipart/form-data": {"schema": {
         "type": "object", "required": ["file"], "additionalProperties": False,
         "properties": {"file": {"type": "array", "minItems": 1, "maxItems": MAX_FILES,
@@ -81,11 +83,25 @@ def _more_paths(ref: Callable[[type[BaseModel]], dict], name: dict, document_id:
             "rateAnswer", "Rate one of the caller's own answers (needs the 'ask' scope)", _ok(ref(mh.Feedback)),
             404, 413, 422, body=ref(m.FeedbackRequest))},
         "/api/v1/conversations": {"get": _operation(
-            "listConversations", "The caller's own conversations, newest first", _ok(ref(mh.ConversationList)), 404,
-            422, parameters=_query_parameters(m.ConversationsQuery))},
+            "listConversations", "The caller's own conversations, newest first; with `q`, those whose title, questions "
+            "or answers hold that text", _ok(ref(mh.ConversationList)), 404, 422,
+            parameters=_query_parameters(mh.ConversationSearchQuery))},
         "/api/v1/conversations/{id}": {"get": _operation(
             "getConversation", "One of the caller's conversations: its messages, the answers with their citations",
-            _ok(ref(mh.Conversation)), 404, parameters=[{**string_id, "description": "conversation id"}])},
+            _ok(ref(mh.Conversation)), 404, parameters=[conversation_id]),
+            "patch": _operation(
+            "renameConversation", "Rename one of the caller's conversations (needs the 'ask' scope)",
+            _ok(ref(mh.ConversationSummary)), 404, 413, 422, body=ref(mh.RenameConversationRequest),
+            parameters=[conversation_id]),
+            "delete": _operation(
+            "deleteConversation", "Delete one of the caller's conversations with its messages and their ratings, in "
+            "one transaction (needs the 'ask' scope)", _ok(ref(mh.DeletedConversation)), 404,
+            parameters=[conversation_id])},
+        "/api/v1/conversations/{id}/export": {"get": _operation(
+            "exportConversation", "One of the caller's conversations as a file: Markdown, or JSON with each answer's "
+            "citations (marker, title, page, quote); audited", _ok(ref(mh.ConversationExport), {
+                "text/markdown": {"schema": {"type": "string", "description": "with `format=markdown`"}}}), 404, 422,
+            parameters=[conversation_id, *_query_parameters(mh.ExportQuery)])},
         "/api/v1/traces": {"get": _operation(
             "listTraces", "Request traces of the caller's collections, newest first (operators and admins)",
             _ok(ref(mh.TraceList)), 404, 422, parameters=_query_parameters(m.TracesQuery))},

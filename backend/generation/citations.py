@@ -8,12 +8,14 @@ import numpy as np
 
 from backend.generation.base import Passage
 from backend.generation.encoder import SentenceEncoder
+from backend.generation.markers import removed_markers_notice
 from backend.models import Citation
-from backend.text.sentences import content_stems, numbers, split_sentences, term_recall
+from backend.text.sentences import SentenceSpan, content_stems, numbers, split_sentences, term_recall
 
 _ONE_MARKER = re.compile(r"\[(\d{1,3})\]")
 UNSUPPORTED_SUFFIX = "?"  # [2] becomes [2?] when passage 2 does not support the sentence
 MISSING_NUMBER_PENALTY = 0.5  # a figure in the claim that the quote lacks is the classic invented detail
+UNCITED_MIN_WORDS = 4  # a shorter unmarked sentence is a lead-in ("In short:"), not a claim
 
 
 SHORTLIST = 4  # windows per claim scored with the embedder
@@ -34,10 +36,28 @@ class Verification:
         return [c for c in self.citations if c.supported]
 
 
+# "... 0.5% [2]. product: Everyday Account ...": a marker closing a sentence ends it even when the next one starts in
+# lower case (a table row read out), which split_sentences alone would run into one claim citing both passages.
+_MARKER_END = re.compile(r"\[\d{1,3}\??\][.!?]?(?=\s+\S)")
+
+
+def _marked_sentences(answer: str) -> list[SentenceSpan]:
+    spans: list[SentenceSpan] = []
+    for span in split_sentences(answer):
+        start = 0
+        for match in _MARKER_END.finditer(span.text):
+            piece = span.text[start:match.end()]
+            spans.append(SentenceSpan(span.start + start, span.start + match.end(), piece))
+            start = match.end() + len(span.text[match.end():]) - len(span.text[match.end():].lstrip())
+        if start < len(span.text):
+            spans.append(SentenceSpan(span.start + start, span.end, span.text[start:]))
+    return spans
+
+
 def _claims(answer: str) -> list[tuple[int, int, str, list[int]]]:
     """(start, end, claim text without markers, cited numbers) per answer sentence."""
     out: list[tuple[int, int, str, list[int]]] = []
-    for span in split_sentences(answer):
+    for span in _marked_sentences(answer):
         cited = [int(n) for n in _ONE_MARKER.findall(span.text)]
         claim = _ONE_MARKER.sub("", span.text).strip()
         if not re.search(r"\w", claim) and out:  # "... text. [1]": the marker belongs to the sentence before
@@ -46,6 +66,12 @@ def _claims(answer: str) -> list[tuple[int, int, str, list[int]]]:
             continue
         out.append((span.start, span.end, claim, cited))
     return out
+
+
+def uncited_notice(count: int) -> str:
+    if count == 1:
+        return "1 sentence of this answer cites no passage, so nothing backs it; do not rely on it."
+    return f"{count} sentences of this answer cite no passage, so nothing backs them; do not rely on them."
 
 
 class CitationVerifier:
@@ -105,7 +131,9 @@ class CitationVerifier:
         unsupported: set[int] = set()
         rewritten = answer
         flagged: dict[tuple[int, int], set[int]] = {}
+        uncited = 0
         for start, end, claim, cited in _claims(answer):
+            uncited += not cited and len(re.findall(r"\w+", claim)) >= UNCITED_MIN_WORDS
             for number in dict.fromkeys(cited):
                 passage = by_number.get(number)
                 if passage is None:
@@ -135,8 +163,10 @@ class CitationVerifier:
         for number in unknown:
             rewritten = rewritten.replace(f"[{number}]", "")
         if unknown:
-            notices.append(f"Removed citation marker(s) {sorted(unknown)}: no such passage was retrieved.")
+            notices.append(removed_markers_notice(unknown))
         if unsupported:
             marks = ", ".join(f"[{n}{UNSUPPORTED_SUFFIX}]" for n in sorted(unsupported))
             notices.append(f"Citation(s) {marks} are not supported by the passage they cite; do not rely on them.")
+        if uncited:  # an LLM's sentence without a marker is not checked against anything: say so, never hide it
+            notices.append(uncited_notice(uncited))
         return Verification(re.sub(r"[ \t]{2,}", " ", rewritten).strip(), citations, notices)

@@ -7,6 +7,7 @@ from backend.generation.base import Passage
 from backend.generation.encoder import RelevanceScorer
 from backend.generation.prompts import looks_like_injection
 from backend.models import Hit
+from backend.retrieval.freshness import asks_about_the_past, is_superseded
 from backend.text.sentences import count_tokens, split_sentences
 
 COMPRESS_KEEP_WITHIN = 0.2  # a sentence is kept when it scores within this of the question's best sentence
@@ -65,22 +66,35 @@ def compress_passages(question: str, passages: list[Passage], scorer: RelevanceS
     return out
 
 
+def current_first(hits: list[Hit], question: str) -> list[Hit]:
+    """The hits with every superseded version's chunk after every current chunk (each group in rank order),
+    unless the question asks about the past.
+
+    Retrieval only demotes superseded chunks, and a reranker or a strong lexical match can still put one
+    ahead; packed in that order it would take the budget, and the first place, of the current chunk that
+    answers, and a generator would quote the old figure.
+    """
+    if asks_about_the_past(question):
+        return list(hits)
+    return [h for h in hits if not is_superseded(h)] + [h for h in hits if is_superseded(h)]
+
+
 def assemble_context(
     hits: list[Hit], question: str, token_budget: int, *, compress: bool = False, scorer: RelevanceScorer | None = None
 ) -> ContextPack:
-    """Numbered passages from the hits in rank order, within `token_budget` tokens.
+    """Numbered passages from the hits in rank order, current versions first, within `token_budget` tokens.
 
     Compression runs first (so the budget holds more passages), then passages are added while they fit;
     the first passage is truncated rather than dropped, so a single long chunk still yields an answer.
     """
     candidates: list[Passage] = []
-    for hit in hits:
+    for hit in current_first(hits, question):
         if hit.chunk is None:
             continue
         chunk = hit.chunk
         tokens = chunk.token_count or count_tokens(chunk.text)
         candidates.append(Passage(len(candidates) + 1, chunk, chunk.text, tokens, hit.fused_score,
-                                  superseded="superseded_penalty" in hit.scores))
+                                  superseded=is_superseded(hit)))
     uncompressed = {p.number: p.tokens for p in candidates}
     if compress and scorer is not None and candidates:
         candidates = compress_passages(question, candidates, scorer)

@@ -9,8 +9,10 @@ from rapidfuzz import fuzz
 
 from backend.generation.base import Generation, GenerationRequest, GenerationStream, Passage
 from backend.generation.encoder import RelevanceScorer, SentenceEncoder
+from backend.generation.overview import compose_overview
 from backend.generation.prompts import NOT_FOUND, looks_like_injection
 from backend.models import GroundworkError
+from backend.retrieval.freshness import asks_about_the_past
 from backend.settings import Settings
 from backend.text.sentences import content_stems, count_tokens, split_sentences, term_recall, words
 
@@ -119,11 +121,13 @@ class ExtractiveGenerator:
     def select(self, question: str, passages: list[Passage]) -> tuple[list[Candidate], float]:
         candidates = self.candidates(passages)
         self.score(question, candidates)
+        return self._choose(question, candidates)
+
+    def _choose(self, question: str, candidates: list[Candidate]) -> tuple[list[Candidate], float]:
         if not candidates:
             return [], 0.0
-        ranked = sorted(candidates, key=lambda c: -c.score)
+        ranked = _prefer_current(question, sorted(candidates, key=lambda c: -c.score), self.threshold)
         best = ranked[0].score
-        ranked = _prefer_current(question, ranked, best)
         chosen: list[Candidate] = []
         for candidate in ranked:
             if len(chosen) >= self.max_sentences or candidate.score < best - KEEP_WITHIN:
@@ -142,9 +146,17 @@ class ExtractiveGenerator:
         return GenerationStream(self._run(request))
 
     def _run(self, request: GenerationRequest):
-        chosen, best = self.select(request.question, request.passages)
+        candidates = self.candidates(request.passages)
+        self.score(request.question, candidates)
+        chosen, best = self._choose(request.question, candidates)
+        # A broad question ("What is the refund policy?") about a retrieved document gets an overview of it, even
+        # when no single sentence answers it well enough for the narrow path; "not found" stays for the rest.
+        overview = compose_overview(request.question, candidates, self.max_sentences,
+                                    allow_superseded=asks_about_the_past(request.question))
+        if overview:
+            chosen = overview
         tokens_in = count_tokens(request.question) + sum(p.tokens for p in request.passages)
-        if not chosen or best < self.threshold:
+        if not overview and (not chosen or best < self.threshold):
             yield NOT_FOUND
             return Generation(NOT_FOUND, self.name, tokens_in=tokens_in, tokens_out=count_tokens(NOT_FOUND),
                               found=False, best_score=best)
@@ -176,21 +188,17 @@ def calibrate_threshold(answerable: list[float], unanswerable: list[float]) -> t
     return float(best_cut), float(best_acc)
 
 
-_ASKS_ABOUT_THE_PAST = re.compile(
-    r"\b(?:19|20)\d{2}\b|\b(?:previous(?:ly)?|old(?:er)?|former(?:ly)?|before|superseded|used to|earlier|last year|change[ds]?)\b",
-    re.IGNORECASE,
-)
+def _prefer_current(question: str, ranked: list[Candidate], threshold: float) -> list[Candidate]:
+    """Leave out sentences of superseded documents when a current one answers nearly as well as the best, or well
+    enough to answer at all (at the not-found threshold): a superseded version wins only when nothing current answers.
 
-
-def _prefer_current(question: str, ranked: list[Candidate], best: float) -> list[Candidate]:
-    """Leave out sentences of superseded documents when a current one answers nearly as well.
-
-    Otherwise an answer states the old and the new fee side by side as if both held. A question about
-    the past ("what was the fee in 2024?", "what changed?") keeps them.
+    Otherwise an answer states the old and the new fee side by side as if both held, or the old one alone because its
+    wording is closer to the question. A question about the past ("what was the fee in 2024?", "what changed?")
+    keeps them.
     """
-    if _ASKS_ABOUT_THE_PAST.search(question):
+    if asks_about_the_past(question):
         return ranked
     current = [c for c in ranked if not c.passage.superseded]
-    if current and current[0].score >= best - KEEP_WITHIN:
+    if current and current[0].score >= min(ranked[0].score - KEEP_WITHIN, threshold):
         return current
     return ranked

@@ -25,9 +25,11 @@ def _chat_messages(messages: list[dict]) -> list[ChatCompletionMessageParam]:
     return cast("list[ChatCompletionMessageParam]", messages)
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, timeout_s: float, midway: bool = False) -> str:
     if isinstance(exc, (openai.APITimeoutError, TimeoutError, httpx.TimeoutException)):
-        return "timed out"
+        return f"timed out after {timeout_s:g} s (GROUNDWORK_OPENAI_TIMEOUT_S)"
+    if midway and isinstance(exc, (httpx.TransportError, openai.APIConnectionError)):
+        return "closed the connection mid-answer"  # a crashed or killed server: what it streamed is discarded
     if isinstance(exc, openai.APIConnectionError):
         return "is unreachable"
     if isinstance(exc, openai.APIStatusError):
@@ -72,6 +74,7 @@ class OpenAIGenerator:
         messages = answer_messages(request.question, request.passages, request.summary, request.history)
         produced: list[str] = []
         usage = None
+        deltas = 0  # content deltas streamed: the completion tokens of a server that reports no usage
         model = self._model
         try:
             model = self.model()
@@ -87,6 +90,7 @@ class OpenAIGenerator:
                     if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
                         delta = chunk.choices[0].delta.content
                         produced.append(delta)
+                        deltas += 1
                         yield delta
                     if time.monotonic() > deadline:  # a server trickling tokens forever must not hang the request
                         raise TimeoutError("stream exceeded the total timeout")
@@ -95,7 +99,7 @@ class OpenAIGenerator:
             if not "".join(produced).strip():
                 raise GroundworkError("empty answer")
         except Exception as exc:  # any failure of the external server falls back; it never fails the request
-            notice = f"LLM server at {self.base_url} {_reason(exc)}: answered extractively instead."
+            notice = f"LLM server at {self.base_url} {_reason(exc, self.total_timeout_s, bool(produced))}: answered extractively instead."
             if produced:
                 yield "\n\n"
             fallback = self.fallback.stream(request)
@@ -105,8 +109,10 @@ class OpenAIGenerator:
             result.generator = f"{self.fallback.name} (fallback from {self.name})"
             return result
         text = "".join(produced).strip()
+        # llama-cpp-python's server ignores stream_options and streams no usage, but it streams one delta per
+        # token; its prompt tokens are then estimated.
         tokens_in = getattr(usage, "prompt_tokens", None) or sum(count_tokens(m["content"]) for m in messages)
-        tokens_out = getattr(usage, "completion_tokens", None) or count_tokens(text)
+        tokens_out = getattr(usage, "completion_tokens", None) or deltas or count_tokens(text)
         return Generation(
             text=text, generator=self.name, model=model, tokens_in=int(tokens_in), tokens_out=int(tokens_out),
             found=not text.startswith(NOT_FOUND[:26]), priced=True,
@@ -118,6 +124,6 @@ class OpenAIGenerator:
                 model=self.model(), messages=_chat_messages(messages), temperature=0, max_tokens=max_tokens, stream=False,
             )
         except openai.OpenAIError as exc:
-            raise GroundworkError(f"LLM server at {self.base_url} {_reason(exc)}") from None
+            raise GroundworkError(f"LLM server at {self.base_url} {_reason(exc, self.total_timeout_s)}") from None
         content = response.choices[0].message.content if response.choices else ""
         return (content or "").strip()

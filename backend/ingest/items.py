@@ -1,7 +1,7 @@
 """What an ingest run takes and reports: items to load (files or loaded records), per-file outcomes, events, the report."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -9,6 +9,7 @@ from backend.ingest.clean import clean_text
 from backend.models import InputError, LoadedDocument
 
 OUTCOMES = ("ingested", "updated", "unchanged", "duplicate", "near-duplicate", "failed")
+KEPT_FILES = frozenset({"application/pdf"})  # formats whose original bytes are stored: a PDF's pages are shown
 # Outcomes that leave a stored, searchable document behind (a skipped near-duplicate has no document_id).
 _STORED = {"ingested", "updated"}
 @dataclass
@@ -87,6 +88,13 @@ class IngestReport:
         }
 
 
+@dataclass
+class LoadedFile(LoadedDocument):
+    """A document loaded from a file of a KEPT_FILES type, with the file's bytes as read when it was loaded."""
+
+    original: bytes | None = field(default=None, repr=False)
+
+
 # An item to ingest: the name it is reported under, and how to load it (raises InputError on bad input).
 IngestItem = tuple[str, Callable[[], LoadedDocument]]
 
@@ -122,6 +130,12 @@ def file_item(display: str, path: Path | None, max_bytes: int) -> IngestItem:
         document = load_file(path, max_bytes)
         document.source = str(path)
         document.metadata.setdefault("size_bytes", path.stat().st_size)
+        if document.mime_type in KEPT_FILES:
+            try:  # now: an uploaded file of the same name may replace this one before the document is written
+                original = path.read_bytes()
+            except OSError:
+                return document  # read a moment ago; without its bytes it just has no page images
+            return LoadedFile(**{f.name: getattr(document, f.name) for f in fields(document)}, original=original)
         return document
 
     return display, load

@@ -13,11 +13,12 @@ import numpy as np
 from backend.ingest.chunking import chunk_text, embedding_text
 from backend.ingest.clean import content_hash
 from backend.ingest.dedupe import NearDuplicateIndex, minhash_signature
-from backend.ingest.items import FileOutcome, IngestEvent, IngestItem, IngestReport
+from backend.ingest.items import FileOutcome, IngestEvent, IngestItem, IngestReport, LoadedFile
 from backend.models import ChunkSpan, InputError, LoadedDocument, Section
 from backend.settings import Settings
 from backend.store import chunks as chunk_store
 from backend.store import collections as collection_store
+from backend.store import document_files as document_file_store
 from backend.store import documents as document_store
 from backend.store import ingest_runs as ingest_run_store
 from backend.store.db import Store
@@ -55,6 +56,7 @@ class _Pending:
     existing: dict | None  # the active document row this becomes a new version of
     size_bytes: int | None
     started: float
+    original: bytes | None = None  # a PDF's bytes, stored with its version for page images
 
 
 class IngestPipeline:
@@ -178,6 +180,7 @@ class IngestPipeline:
             self._emit(IngestEvent("loaded", done=len(self.report.files), total=self._total, path=name))
 
     def _prepare(self, name: str, document: LoadedDocument, started: float) -> _Pending | None:
+        original = document.original if isinstance(document, LoadedFile) else None  # records have no file
         if self.redact is not None:
             document = redact_document(document, self.redact)
         text = document.text
@@ -246,7 +249,8 @@ class IngestPipeline:
         self._remember(document_id, source, title, digest, (existing or {}).get("version", 0) + 1, signature,
                        old_hash=(existing or {}).get("content_hash"))
         return _Pending(outcome=outcome, document=document, content_hash=digest, minhash=signature, spans=spans,
-                        document_id=document_id, existing=existing, size_bytes=size, started=started)
+                        document_id=document_id, existing=existing, size_bytes=size, started=started,
+                        original=original)
 
     def _remember(self, document_id, source, title, digest, version, signature, old_hash=None) -> None:
         if old_hash and self._by_hash.get(old_hash, (None,))[0] == document_id:
@@ -317,6 +321,9 @@ class IngestPipeline:
             document_store.insert_versions(
                 cur, [p.document_id for p in batch], [p.outcome.version for p in batch], [p.content_hash for p in batch],
                 [p.document.text for p in batch], [p.document.sections for p in batch], [p.minhash for p in batch])
+            document_file_store.insert_files(cur, [
+                (p.document_id, p.outcome.version, p.document.mime_type, p.original) for p in batch
+                if p.original is not None and p.outcome.version is not None])
             chunk_ids = allocate_ids(cur, "chunk_id_seq", len(vectors))
             doc_ids, versions, ordinals, spans = [], [], [], []
             for p in batch:

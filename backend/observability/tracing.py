@@ -36,6 +36,12 @@ class Span:
         self.span_id = format(ctx.span_id, "016x")
         self.parent_span_id = parent_span_id
 
+    @property
+    def duration_ms(self) -> float | None:
+        """Once the span has ended, its duration exactly as the exporter stores it (None before)."""
+        end, start = getattr(self._otel, "end_time", None), getattr(self._otel, "start_time", None)
+        return None if end is None or start is None else (end - start) / 1e6
+
     def set(self, **attributes: Any) -> "Span":
         self._otel.set_attributes(to_otel_attributes(attributes))
         error = attributes.get(ERROR)
@@ -53,13 +59,19 @@ class Span:
 class NoopSpan:
     """What spans are when tracing is off (or outside a request): same API, records nothing."""
 
-    __slots__ = ("name",)
+    __slots__ = ("name", "start_ns", "end_ns")
     trace_id = ""
     span_id = ""
     parent_span_id = None
 
     def __init__(self, name: str = ""):
         self.name = name
+        self.start_ns: int | None = None  # timed only as a request's root, so a request has a duration untraced too
+        self.end_ns: int | None = None
+
+    @property
+    def duration_ms(self) -> float | None:
+        return None if self.start_ns is None or self.end_ns is None else (self.end_ns - self.start_ns) / 1e6
 
     def set(self, **attributes: Any) -> "NoopSpan":
         return self
@@ -215,9 +227,15 @@ class Tracer:
     # --- spans -----------------------------------------------------------------------------
     @contextmanager
     def request(self, name: str, **attributes: Any) -> Iterator[Span | NoopSpan]:
-        """Start a new trace whose root span is `name`; stages inside become its children."""
+        """Start a new trace whose root span is `name`; stages inside become its children. The span's
+        `duration_ms` is set once the block exits (traced or not): a request's one latency figure."""
         if self._otel is None:
-            yield NoopSpan(name)
+            untraced = NoopSpan(name)
+            untraced.start_ns = time.time_ns()
+            try:
+                yield untraced
+            finally:
+                untraced.end_ns = time.time_ns()
             return
         otel_span = self._otel.start_span(name, context=otel_context.Context())  # empty context: a new trace
         otel_span.set_attribute(SPAN_KIND_KEY, CHAIN)

@@ -11,6 +11,7 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 
 from backend.models import GroundworkError, Hit
+from backend.retrieval.freshness import SUPERSEDED, demoted
 from backend.settings import Settings
 
 
@@ -22,6 +23,16 @@ class Reranker(Protocol):
 
     def rerank(self, query: str, hits: list[Hit], texts: dict[int, str] | None, k: int, *,
                vectors: dict[int, np.ndarray] | None = None, query_vec: np.ndarray | None = None) -> list[Hit]: ...
+
+
+def _keep_demotion(hits: list[Hit], scores) -> np.ndarray:
+    """A reranker's scores with the freshness demotion the fused score carried applied again: a reranker
+    judges text alone, so without this a superseded version outranks the current one it resembles."""
+    out = np.asarray(scores, dtype=np.float64).copy()
+    for i, hit in enumerate(hits):
+        if SUPERSEDED in hit.scores:
+            out[i] = demoted(float(out[i]), float(hit.scores[SUPERSEDED]))
+    return out
 
 
 def _reranked(hits: list[Hit], scores: list[float], name: str) -> list[Hit]:
@@ -43,7 +54,7 @@ def rerank_mmr(hits: list[Hit], vectors: dict[int, np.ndarray], query_vec: np.nd
     if not with_vec:
         return _reranked(without[:k], [hit.fused_score for hit in without[:k]], "mmr")
     matrix = np.stack([np.asarray(vectors[hit.chunk_id], dtype=np.float32) for hit in with_vec])
-    relevance = matrix @ np.asarray(query_vec, dtype=np.float32).reshape(-1)
+    relevance = _keep_demotion(with_vec, matrix @ np.asarray(query_vec, dtype=np.float32).reshape(-1))
     similarity = matrix @ matrix.T
     picked: list[int] = []
     picked_scores: list[float] = []
@@ -104,8 +115,9 @@ class CrossEncoderReranker:
         if k <= 0 or not scorable:
             return []
         with self._lock:
-            scores = self._model.predict([(query, texts[hit.chunk_id]) for hit in scorable], show_progress_bar=False)
-        order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")[:k]
+            predicted = self._model.predict([(query, texts[hit.chunk_id]) for hit in scorable], show_progress_bar=False)
+        scores = _keep_demotion(scorable, predicted)
+        order = np.argsort(-scores, kind="stable")[:k]
         return _reranked([scorable[i] for i in order], [float(scores[i]) for i in order], "cross_encoder")
 
 

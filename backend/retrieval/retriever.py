@@ -110,7 +110,8 @@ class Retriever:
         depth = max(candidate_k, k)
         rankings, query_vector = self._rankings(row, query, mode, depth, allowed, query_vector, observe)
         rerank = s.reranker != "none"
-        limit = max(k * 4, 20) if rerank else k
+        # Demotion reorders before the cut to k: cut first, a superseded chunk would keep a current one's place.
+        limit = max(k * 4, 20) if rerank or s.superseded_penalty < 1.0 else k
         with observe("fuse", fusion=s.fusion if mode == "hybrid" else mode) as span:
             fused = fuse_rankings(rankings, mode, s.fusion, rrf_k=s.rrf_k, dense_weight=s.dense_weight, limit=limit)
             with self.store.cursor() as cur:
@@ -119,7 +120,7 @@ class Retriever:
             fused = [h for h in fused if h.chunk_id in chunks and chunks[h.chunk_id].collection == row["name"]]
             for hit in fused:
                 hit.chunk = chunks[hit.chunk_id]
-            fused = prefer_current(self.store, fused, s.superseded_penalty)
+            fused = prefer_current(self.store, fused, s.superseded_penalty, query)
             span.set(results=len(fused), top_score=fused[0].fused_score if fused else None,
                      documents=[{"id": h.chunk_id, "score": round(h.fused_score, 5)} for h in fused[:k]])
         if rerank and fused:

@@ -14,12 +14,17 @@ def clock():
 
 @pytest.fixture
 def make_gateway(store, settings, clock):
-    """A Gateway over the test's store, with settings overridden per test (e.g. rate_limit_per_minute=3)."""
+    """A Gateway over the test's store, with settings overridden per test (e.g. rate_limit_per_minute=3); closed
+    before the store is (its usage writer would otherwise flush into a closed file)."""
+    made: list[Gateway] = []
 
     def make(**overrides) -> Gateway:
-        return Gateway(store, settings.model_copy(update=overrides), clock=clock)
+        made.append(Gateway(store, settings.model_copy(update=overrides), clock=clock))
+        return made[-1]
 
-    return make
+    yield make
+    for gateway in made:
+        gateway.close()
 
 
 @pytest.fixture

@@ -105,10 +105,11 @@ def _unknown(value):
 PATH_KINDS = {
     "/api/v1/collections/{name}/documents": "collection", "/api/v1/collections/{name}/stats": "collection",
     "/api/v1/documents/{id}": "document", "/api/v1/ingest-runs/{id}": "ingest_run",
-    "/api/v1/conversations/{id}": "conversation", "/api/v1/traces/{trace_id}": "trace",
+    "/api/v1/conversations/{id}": "conversation", "/api/v1/conversations/{id}/export": "conversation",
+    "/api/v1/traces/{trace_id}": "trace",
     "/api/v1/evaluation/runs/{id}": "eval_run",
 }
-# body-taking operations -> (foreign kind, body for a value); uploads and deletes use the caller's ingest key
+# body-taking operations -> (foreign kind, body for a value); uploads and document deletes use the caller's ingest key
 BODIES = {
     ("post", "/api/v1/search"): ("collection", lambda v: {"json": {"query": QUESTION, "collection": v}}),
     ("post", "/api/v1/ask"): ("collection", lambda v: {"json": {"question": QUESTION, "collection": v}}),
@@ -118,9 +119,12 @@ BODIES = {
     ("post", "/api/v1/collections"): ("tenant", lambda v: {"json": {"name": "probe-new", "tenant": v}}),
     ("post", "/api/v1/collections/{name}/documents"): ("collection", lambda v: {
         "files": {"file": ("probe.md", b"# Probe\nA probe document.", "text/markdown")}}),
+    ("patch", "/api/v1/conversations/{id}"): ("conversation", lambda v: {"json": {"title": "probe rename"}}),
 }
 INGEST_KEY = {"olga": "olga_ingest", "gina": "gina_ingest"}
-LISTS_WITH_COLLECTION = {"/api/v1/traces", "/api/v1/evaluation/runs", "/api/v1/evaluation/leaderboard"}
+LISTS_WITH_COLLECTION = {"/api/v1/traces", "/api/v1/evaluation/runs", "/api/v1/evaluation/leaderboard",
+                         "/api/v1/conversations"}
+SEARCHES = {"/api/v1/conversations": "international transfers"}  # text every user's conversation holds
 
 
 @dataclass
@@ -158,12 +162,14 @@ def _probe_api(client: httpx.Client, activity: Activity, caller: str, probes: Pr
     foreign = _foreign(activity, caller)
     for method, path in _operations(client, world.keys[caller]):
         surface = f"{method.upper()} {path}"
-        auth = ingest if method == "delete" or method == "post" and path.startswith("/api/v1/collections") else headers
+        changes_corpus = method == "delete" and path.startswith("/api/v1/documents") or (
+            method == "post" and path.startswith("/api/v1/collections"))
+        auth = ingest if changes_corpus else headers
         if (method, path) in BODIES:
             kind, body = BODIES[(method, path)]
             for value in foreign[kind][:2]:
-                url = path.replace("{name}", str(value))
-                unknown_url = path.replace("{name}", str(_unknown(value)))
+                url = path.replace("{name}", str(value)).replace("{id}", str(value))
+                unknown_url = path.replace("{name}", str(_unknown(value))).replace("{id}", str(_unknown(value)))
                 probes.same_as_unknown(caller, surface, client.request(method, url, headers=auth, **body(value)),
                                        client.request(method, unknown_url, headers=auth, **body(_unknown(value))),
                                        value, _unknown(value))
@@ -177,6 +183,10 @@ def _probe_api(client: httpx.Client, activity: Activity, caller: str, probes: Pr
         else:
             assert method == "get", f"{surface}: a new route needs a probe in BODIES"
             probes.check(caller, surface, client.get(path, headers=headers).text)
+            if path in SEARCHES:  # a search finds only the caller's own, though others' hold the same text
+                found = client.get(path, headers=headers, params={"q": SEARCHES[path]})
+                probes.check(caller, f"{surface}?q", found.text)
+                probes.leaks += [f"{caller} {surface}?q: lists {cid}" for cid in foreign["conversation"] if cid in found.text]
             if path in LISTS_WITH_COLLECTION:
                 for value in foreign["collection"][:2]:
                     probes.same_as_unknown(caller, f"{surface}?collection", client.get(path, headers=headers, params={
@@ -196,6 +206,9 @@ def test_no_api_operation_returns_another_tenants_or_an_ungranted_collections_da
         assert "19 EUR" in own.text, own.text[:300]
         listed = client.get("/api/v1/traces", headers={"Authorization": f"Bearer {activity.world.keys['olga']}"})
         assert activity.traces["acme"][0] in listed.text
+        mine = client.get("/api/v1/conversations", params={"q": SEARCHES["/api/v1/conversations"]},
+                          headers={"Authorization": f"Bearer {activity.world.keys['alice']}"})
+        assert activity.conversations["alice"] in mine.text, mine.text[:300]
     print(f"\ntenant isolation over the API: {probes.count} responses checked, {len(probes.leaks)} leaks")
     assert probes.leaks == []
     assert probes.count > 100

