@@ -71,7 +71,7 @@ def _is_heading(sentence: str) -> bool:
 
 
 def _with_marker(sentence: str, number: int) -> str:
-    body = sentence.rstrip()
+    body = re.sub(r"\s*\n\s*", " ", sentence.rstrip())  # a sentence hard-wrapped in its source reads as one line
     end = ""
     if body and body[-1] in ".!?":
         body, end = body[:-1].rstrip(), body[-1]

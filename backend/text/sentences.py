@@ -14,10 +14,14 @@ _STEMMER = Stemmer.Stemmer("english")
 _STEM_LOCK = threading.Lock()  # PyStemmer objects are not thread-safe
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*%?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-# A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by whitespace; a line break
-# always ends one, so list items, table rows and headings are units of their own.
+# A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by whitespace; a line break ends one
+# too, so list items, table rows and headings are units of their own, unless it only wraps a sentence (below).
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9£$€])|\n+")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "no.", "approx.", "incl.", "Mr.", "Ms.", "Dr.", "St.")
+# A hard-wrapped line (a PDF's text layer, Markdown wrapped at 120 columns) goes on in lower case, a figure or a
+# bracket after a line that no punctuation closed: "... over SWIFT\ncosts £3.50" is one sentence, not two halves.
+_CONTINUES = re.compile(r"[ \t]*(?:[a-z(£$€]|\d(?!\d*[.)]\s))")
+_LINE_CLOSED = re.compile(r"(?:[.!?:;|]|^\s*(?:#|\|).*)[\"')\]]*\s*$")
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,18 @@ def split_sentences(text: str) -> list[SentenceSpan]:
         head = text[start:match.start()]
         if match.group(0).strip() == "" and "\n" not in match.group(0) and head.rstrip().endswith(_ABBREVIATIONS):
             continue  # "e.g. Visa" is not a sentence end
+        if match.group(0) == "\n" and _wraps(text, match.start(), match.end()):
+            continue
         _append(spans, text, start, match.start())
         start = match.end()
     _append(spans, text, start, len(text))
     return spans
+
+
+def _wraps(text: str, newline: int, after: int) -> bool:
+    """Whether the single line break at `newline` only wraps a sentence (see _CONTINUES)."""
+    line = text[text.rfind("\n", 0, newline) + 1:newline]
+    return bool(line.strip()) and not _LINE_CLOSED.search(line) and bool(_CONTINUES.match(text, after))
 
 
 def _append(spans: list[SentenceSpan], text: str, start: int, end: int) -> None:

@@ -77,3 +77,13 @@ def test_an_answer_quoting_the_system_prompt_is_caught():
     assert reveals_prompt("Sure! " + SYSTEM_PROMPT[:300])
     assert not reveals_prompt(NOT_FOUND)
     assert not reveals_prompt("Domestic transfers are free [1].")
+
+
+def test_a_line_break_inside_a_sentence_does_not_end_it():
+    from backend.text.sentences import split_sentences
+
+    text = ("From 1 April 2025 an international transfer sent over SWIFT\ncosts £3.50 per transfer.\n"
+            "# Fees\nlower case after a heading\n- a list item\n- another\nA line that ends open\nWith a capital")
+    assert [s.text for s in split_sentences(text)] == [
+        "From 1 April 2025 an international transfer sent over SWIFT\ncosts £3.50 per transfer.", "Fees",
+        "lower case after a heading", "a list item", "another", "A line that ends open", "With a capital"]

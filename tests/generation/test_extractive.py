@@ -132,3 +132,17 @@ def test_a_current_sentence_that_answers_wins_over_a_closer_worded_superseded_on
     # Below the threshold the current sentence would not answer: the old one stays (better than "not found").
     assert [c.passage for c in _prefer_current("What does a SWIFT payment cost?", ranked, threshold=0.8)] == [old, new]
     assert [c.passage for c in _prefer_current("What did it cost in 2024?", ranked, threshold=0.6)] == [old, new]
+
+
+def test_a_sentence_hard_wrapped_in_its_source_is_quoted_whole(extractive, encoder):
+    """Regression: a PDF's line break inside a sentence ended it, so the answer quoted "... by calling the IT Service
+    Desk on extension [1]." without the number that followed on the next line."""
+    from backend.generation.citations import CitationVerifier
+
+    text = ("Anyone who suspects an incident must report it immediately, by calling the IT Service Desk on extension\n"
+            "4400 (24 hours a day) or by emailing the security team. Do not try to investigate on your own.")
+    passages = make_passages(text)
+    _, result = _generate(extractive, "How do I report a suspected incident?", passages)
+    assert result.found and "on extension 4400 (24 hours a day) or by emailing the security team [1]." in result.text
+    [citation] = CitationVerifier(encoder, 0.5).verify(result.text, passages).citations
+    assert citation.supported and citation.score == 1.0 and citation.quote.endswith("security team.")
