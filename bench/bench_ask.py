@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.results_file import save
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -233,8 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         platform.close()
     rows = report["extractive"].pop("rows")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    save(RESULTS, report)
     QUESTIONS.write_text("".join(json.dumps(row) + "\n" for row in rows))
     if args.json:
         print(json.dumps(report))

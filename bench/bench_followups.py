@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from bench.results_file import save
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -86,8 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     figures = {"file": str(args.file.resolve().relative_to(ROOT)) if args.file.resolve().is_relative_to(ROOT)
                else str(args.file), **evaluate(_read_jsonl(args.file))}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    save(RESULTS, figures)
     if args.json:
         print(json.dumps(figures))
         return figures

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.results_file import save
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -201,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
     finally:
         shutil.rmtree(served, ignore_errors=True)
         shutil.rmtree(in_process, ignore_errors=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    save(RESULTS, result)
     if args.json:
         print(json.dumps(result, indent=2))
         return result

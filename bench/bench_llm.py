@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.results_file import save
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -100,8 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
         _stream_once(client, server.alias, [{"role": "user", "content": "Hello."}], 4)  # warm-up: first-call allocations
         for name, runs in prompts.items():
             figures[name] = _summary([_stream_once(client, server.alias, messages, args.max_tokens) for messages in runs])
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    save(RESULTS, figures)
     if args.json:
         print(json.dumps(figures))
         return figures

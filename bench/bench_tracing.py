@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.results_file import save
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -167,8 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
     # A noise-free estimate: what 12 traced spans cost in CPU, against the untraced median request.
     spans_ms = figures["span_cost"]["us_per_span_on"] * 12 / 1000
     figures["estimated_overhead"] = round(spans_ms / figures["hot_path"]["modes"]["off"]["median_ms"], 4)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    save(RESULTS, figures)
     if args.json:
         print(json.dumps(figures))
         return figures

@@ -5,6 +5,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 from backend.chat.cache import AnswerCache, CacheKey
@@ -132,12 +133,9 @@ class ChatService:
                 "feedback": self.memory.feedback_for(conversation_id)}
 
     def _own_conversation(self, conversation_id: str, ctx: RequestContext) -> dict:
-        conversation = self.memory.require(conversation_id, user=ctx.user)
-        if not self.platform.corpus.has_collection(conversation["collection"], ctx):  # a grant since revoked
-            raise NotFound(f"session {conversation_id!r} does not exist", field="conversation_id")
-        return conversation
+        return self.book.own(conversation_id, ctx)
 
-    @property
+    @cached_property
     def book(self) -> ConversationBook:
         """Rename, search, delete and export the caller's own conversations (exports audited as the caller)."""
         return ConversationBook(self.memory, self.platform.corpus, self.platform.gateway.audit, self.redactor)

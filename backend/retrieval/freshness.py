@@ -9,7 +9,8 @@ from backend.store.db import Store
 
 SUPERSEDED = "superseded_penalty"  # the score a demoted hit carries: the penalty it was given
 
-# The same reading of "about the past" as the extractive generator's: a year, an earlier version, a change.
+# A question about the past (a year, an earlier version, a change) may want a superseded version: retrieval, context
+# assembly and the extractive generator all read it here.
 _ASKS_ABOUT_THE_PAST = re.compile(
     r"\b(?:19|20)\d{2}\b|\b(?:previous(?:ly)?|old(?:er)?|former(?:ly)?|before|superseded|used to|earlier|last year|change[ds]?)\b",
     re.IGNORECASE,
