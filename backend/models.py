@@ -42,6 +42,7 @@ class Section:
     end: int
     page: int | None = None
     heading_path: tuple[str, ...] = ()
+    ocr_confidence: float | None = None  # 0..1, Tesseract's mean word confidence when the text was read by OCR
 
 
 @dataclass
@@ -84,6 +85,7 @@ class ChunkSpan:
     token_count: int
     page: int | None = None
     heading_path: tuple[str, ...] = ()
+    ocr_confidence: float | None = None  # set when the chunk's text was read by OCR
 
 
 @dataclass
@@ -101,6 +103,7 @@ class Chunk:
     heading_path: tuple[str, ...] = ()
     title: str = ""
     source: str = ""
+    ocr_confidence: float | None = None  # set when the chunk's text was read by OCR
 
 
 @dataclass
@@ -152,6 +155,7 @@ class Answer:
     conversation_id: str = ""
     message_id: int | None = None  # the stored assistant message (feedback attaches to it)
     pii_entities: list[str] = field(default_factory=list)  # entity types redacted from question and answer
+    tool_calls: list[dict] = field(default_factory=list)  # the agent step's calls (backend.tools.spec.ToolCall.to_dict)
 
     def to_dict(self, with_hits: bool = False) -> dict:
         """JSON-ready dict (hits are left out unless asked: they carry whole chunks)."""

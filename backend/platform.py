@@ -30,6 +30,8 @@ class Platform:
         self._tracer: Any = None
         self._own_tracer = False
         self._chat: Any = None
+        self._tools: Any = None
+        self._retention: Any = None
         self._derived: dict[str, Platform] = {}
         self._closed = False
         if _parent is None:
@@ -61,6 +63,19 @@ class Platform:
     def loaded_embedder_dim(self) -> int | None:
         """The embedder's dimension if it is loaded already (pages show stats without loading models)."""
         return self._embedder.dim if self._embedder is not None else None
+
+    @property
+    def retention(self):
+        """The root platform's one retention job (documents, conversations, traces; backend/privacy/retention.py):
+        the server starts its timer, `python -m backend retention` runs one round."""
+        root = self._parent or self
+        if root._retention is None:
+            with root._lock:
+                if root._retention is None:
+                    from backend.privacy.retention import RetentionJob
+
+                    root._retention = RetentionJob(root)
+        return root._retention
 
     @property
     def tracer(self):
@@ -95,8 +110,8 @@ class Platform:
         return IndexManifest.from_settings(self.settings, self.embedder.dim)
 
     def ingest_redactor(self):
-        if not self.settings.redact_at_ingest:
-            return None
+        """The redactor ingest records each document's personal data with, and redacts with in a collection whose
+        pii_at_ingest is 'redact' (collections made before that setting follow redact_at_ingest)."""
         from backend.pii import get_redactor
 
         return get_redactor(self.settings)
@@ -111,6 +126,22 @@ class Platform:
 
                     self._chat = ChatService(self)
         return self._chat
+
+    @property
+    def tools(self):
+        """The tools and their guarded executor (backend.tools.executor.ToolExecutor), built on first use."""
+        if self._tools is None:
+            with self._lock:
+                if self._tools is None:
+                    from backend.tools.builtin import platform_registry
+                    from backend.tools.executor import ToolExecutor
+
+                    # The built-ins and external MCP servers' tools, listed once: a variant shares its parent's.
+                    parent = self._parent
+                    same = parent is not None and parent.settings.mcp_servers == self.settings.mcp_servers
+                    registry = parent.tools.registry if parent is not None and same else platform_registry(self.settings)
+                    self._tools = ToolExecutor(self, registry)
+        return self._tools
 
     def derive(self, settings: Settings | None = None, **overrides: Any) -> Platform:
         """This platform with other settings (`settings`, or these field overrides), sharing store and parts."""
@@ -137,7 +168,11 @@ class Platform:
         for derived in list(self._derived.values()):
             derived.close()
         self._derived.clear()
-        # The tracer's exporter and retention threads write to DuckDB: stop them before the file closes.
+        if self._tools is not None:
+            self._tools.close()
+        # The retention job and the tracer's exporter write to DuckDB: stop them before the file closes.
+        if self._parent is None and self._retention is not None:
+            self._retention.close()
         if self._tracer is not None and (self._parent is None or self._own_tracer):
             self._tracer.shutdown()
         if self._parent is None:

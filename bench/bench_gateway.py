@@ -11,6 +11,7 @@ but never refuses (it is part of what is measured). Prints figures; asserts noth
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -80,12 +81,12 @@ class Client:
         started = time.perf_counter()
         response = self.http.post("/api/v1/ask", json={"question": question, "collection": "demo"})
         elapsed = (time.perf_counter() - started) * 1000
-        timing = {}
-        for part in response.headers.get("server-timing", "").split(","):
-            name, _, value = part.strip().partition(";dur=")
-            if value:
-                timing[name] = float(value)
-        return elapsed, response.status_code, timing
+        return elapsed, response.status_code, _timing(response.headers.get("server-timing"))
+
+    def timed_get(self, path: str) -> float:
+        started = time.perf_counter()
+        self.http.get(path)
+        return (time.perf_counter() - started) * 1000
 
     def collections(self) -> tuple[float, int]:
         started = time.perf_counter()
@@ -93,14 +94,51 @@ class Client:
         return (time.perf_counter() - started) * 1000, response.status_code
 
 
+class PlainClient:
+    """The same asks over the standard library's http.client: one keep-alive connection and nothing else, so its
+    round trip is the server's and loopback's cost without a client library's own (httpx spends ~1 ms a request)."""
+
+    def __init__(self, url: str, key: str):
+        host, _, port = url.removeprefix("http://").partition(":")
+        self.address = (host, int(port))
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        self.connection = http.client.HTTPConnection(*self.address, timeout=60)
+
+    def timed(self, method: str, path: str, body: dict | None = None) -> tuple[float, int, dict[str, float]]:
+        payload = json.dumps(body) if body is not None else None
+        for attempt in (1, 2):  # the server closes a connection idle past its keep-alive: reconnect once
+            try:
+                started = time.perf_counter()
+                self.connection.request(method, path, body=payload, headers=self.headers)
+                response = self.connection.getresponse()
+                response.read()
+                return (time.perf_counter() - started) * 1000, response.status, _timing(response.getheader("server-timing"))
+            except (ConnectionError, http.client.HTTPException):
+                self.connection.close()
+                self.connection = http.client.HTTPConnection(*self.address, timeout=60)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _timing(header: str | None) -> dict[str, float]:
+    """Server-Timing's 'core;dur=71.2, gateway;dur=1.3' as {"core": 71.2, "gateway": 1.3}."""
+    timing = {}
+    for part in (header or "").split(","):
+        name, _, value = part.strip().partition(";dur=")
+        if value:
+            timing[name] = float(value)
+    return timing
+
+
 def overhead(url: str, in_process: Path, key: str, questions: list[str], rounds: int) -> dict:
     """Each question asked in process, then over HTTP, alternately: the same load on the machine for both."""
     from backend.platform import Platform
     from backend.settings import Settings
 
-    client = Client(url, key)
+    client, plain = Client(url, key), PlainClient(url, key)
     local, remote, errors = [], [], 0
-    server_gateway, around_core = [], []  # from each HTTP ask's own Server-Timing header
+    server_gateway, around_core, plain_around_core = [], [], []  # from each HTTP ask's own Server-Timing header
     with Platform(Settings(data_dir=in_process, **SETTINGS)) as platform:
         ctx = platform.gateway.context_for(platform.gateway.authenticate_key(key))
         for question in questions[:5]:  # warm both: models loaded, indexes open, first-call costs paid
@@ -117,7 +155,14 @@ def overhead(url: str, in_process: Path, key: str, questions: list[str], rounds:
                 if "core" in timing:
                     server_gateway.append(timing["gateway"])
                     around_core.append(elapsed - timing["core"])
+                elapsed, status, timing = plain.timed("POST", "/api/v1/ask", {"question": question, "collection": "demo"})
+                errors += status != 200
+                if "core" in timing:
+                    plain_around_core.append(elapsed - timing["core"])
     trivial = [client.collections()[0] for _ in range(200)]  # authentication, limiter, one query, JSON
+    # The client library's own share: the same trivial route through httpx and through http.client.
+    health_httpx = [client.timed_get("/api/v1/health") for _ in range(200)]
+    health_plain = [plain.timed("GET", "/api/v1/health")[0] for _ in range(200)]
     return {
         "requests": len(remote), "errors": errors,
         "in_process_ms": {"p50": _pct(local, 50), "p95": _pct(local, 95)},
@@ -133,6 +178,9 @@ def overhead(url: str, in_process: Path, key: str, questions: list[str], rounds:
         # time (that plus HTTP on loopback and the client library): what a caller pays for the gateway.
         "server_gateway_ms": {"p50": _pct(server_gateway, 50), "p95": _pct(server_gateway, 95)},
         "round_trip_minus_core_ms": {"p50": _pct(around_core, 50), "p95": _pct(around_core, 95)},
+        "plain_round_trip_minus_core_ms": {"p50": _pct(plain_around_core, 50), "p95": _pct(plain_around_core, 95)},
+        "health_ms": {"httpx": {"p50": _pct(health_httpx, 50), "p95": _pct(health_httpx, 95)},
+                      "http.client": {"p50": _pct(health_plain, 50), "p95": _pct(health_plain, 95)}},
     }
 
 
@@ -215,7 +263,12 @@ def main(argv: list[str] | None = None) -> dict:
           f"p50 {o['paired_added_ms']['p50']} ms, p95 {o['paired_added_ms']['p95']} ms)")
     print(f"  per request, from its Server-Timing header: the server outside the chat service p50 "
           f"{o['server_gateway_ms']['p50']} ms, p95 {o['server_gateway_ms']['p95']} ms; the round trip minus the chat "
-          f"service p50 {o['round_trip_minus_core_ms']['p50']} ms, p95 {o['round_trip_minus_core_ms']['p95']} ms")
+          f"service p50 {o['round_trip_minus_core_ms']['p50']} ms, p95 {o['round_trip_minus_core_ms']['p95']} ms "
+          f"with httpx, p50 {o['plain_round_trip_minus_core_ms']['p50']} ms, "
+          f"p95 {o['plain_round_trip_minus_core_ms']['p95']} ms with http.client")
+    h = o["health_ms"]
+    print(f"  GET /api/v1/health  httpx p50 {h['httpx']['p50']} ms p95 {h['httpx']['p95']} ms; http.client "
+          f"p50 {h['http.client']['p50']} ms p95 {h['http.client']['p95']} ms (the client library's own share)")
     print(f"  GET /api/v1/collections (auth, limiter, JSON)  p50 {o['collections_route_ms']['p50']} ms  "
           f"p95 {o['collections_route_ms']['p95']} ms")
     for name, run in result["concurrency"].items():

@@ -15,6 +15,7 @@ from streamlit.web.server.starlette.starlette_server_config import TOKENS_COOKIE
 from backend.gateway.http import API_PREFIXES, api_routes
 from backend.gateway.http_errors import UnsafeApiPaths
 from backend.gateway.http_session import session_routes
+from backend.gateway.mcp_server import McpDoor
 from backend.gateway.server import lifespan, served_platform
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,8 +38,9 @@ if os.environ.get("STREAMLIT_SECRETS_FILES", "").strip():
     streamlit_config.set_option("secrets.files", os.environ["STREAMLIT_SECRETS_FILES"].split())
 
 # /auth/session and /auth/sign-out (the HttpOnly session cookie); a Groundwork session replaces st.login's own
-# identity cookies, so those routes clear them.
-app = st.App(ROOT / "app.py", lifespan=lifespan,
+# identity cookies, so those routes clear them. /mcp: the tools over MCP, whose SDK runs a task group in the lifespan.
+mcp_door = McpDoor(served_platform)
+app = st.App(ROOT / "app.py", lifespan=mcp_door.around(lifespan),
              routes=[*session_routes(served_platform, (USER_COOKIE_NAME, TOKENS_COOKIE_NAME)),
-                     *api_routes(served_platform)],
+                     *api_routes(served_platform), mcp_door.route()],
              middleware=[Middleware(UnsafeApiPaths, unsafe=is_unsafe_path_pattern, prefixes=API_PREFIXES)])

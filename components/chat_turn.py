@@ -13,6 +13,7 @@ from components.citation_card import citation_anchors, citation_cards, page_link
 from components.navigation import may_use
 from components.platform import get_platform
 from components.safe_markdown import link_markers, safe_markdown
+from components.tool_calls import tool_call_details, tool_proposals
 
 
 @st.cache_resource(show_spinner="Loading the answer pipeline…")
@@ -48,8 +49,8 @@ def _fmt_ms(value: float) -> str:
 
 
 def details(answer: dict, trace_link: bool = False) -> None:
-    """Per-stage timings, tokens, cost and cache status of one answer, collapsed by default; with `trace_link` (a
-    role that may open the trace explorer) its trace id opens the trace there."""
+    """Per-stage timings, tokens, cost, cache status and tool calls of one answer, collapsed by default; with
+    `trace_link` (a role that may open the trace explorer) its trace id opens the trace there."""
     stages = answer.get("stage_ms") or {}
     cached = "yes" if answer.get("cached") else "no"
     label = (f"Details · {_fmt_ms(answer.get('latency_ms', 0.0))} · {answer.get('tokens_in', 0):,} tokens in · "
@@ -69,6 +70,7 @@ def details(answer: dict, trace_link: bool = False) -> None:
         if stages:
             table = pd.DataFrame({"stage": [STAGE_LABELS.get(s, s) for s in stages], "ms": [round(v, 1) for v in stages.values()]})
             st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 460))
+        tool_call_details(answer.get("tool_calls") or [])
 
 
 @st.fragment
@@ -100,6 +102,7 @@ def render_answer(answer: dict, existing_feedback: dict | None = None, identity=
         st.caption(f":material/info: {notice}")
     if not answer.get("found", True):
         st.caption("The retrieved passages do not answer this, so no answer was made up.")
+    tool_proposals(answer, identity)
     citation_cards(citations, answer_key, get_platform(), request_context(identity),
                    documents_link=may_use(identity.role, "corpus_documents"))
     if answer.get("message_id"):

@@ -23,6 +23,7 @@ from backend.models import GroundworkError
 from components.auth import scope_key
 from components.corpus_actions import ask, asked, close_document, confirm_delete_document, confirm_move_document
 from components.corpus_common import code_height, flash, human_bytes, status_badge, text_block
+from components.corpus_personal_data import render_findings
 
 VIEWS = ["Preview", "Chunks", "Versions", "Personal data", "Metadata"]
 ENTITY_COLOURS = "#f8d7da"
@@ -159,7 +160,7 @@ def _cited_chunk(platform, doc, chunk_id: int, ctx: RequestContext) -> None:
         return
     where = [f"chunk {row['#']} of {len(rows)}"]
     if row["page"] is not None:
-        where.append(f"page {row['page']}")
+        where.append(f"page {row['page']}" + (f" · OCR {row['OCR']}%" if row.get("OCR") is not None else ""))
     if row["heading path"]:
         where.append(row["heading path"])
     with st.container(border=True, key="cited_chunk"):
@@ -186,6 +187,8 @@ def _chunks(platform, doc, ctx: RequestContext, cited: int | None = None) -> Non
         return
     frame = pd.DataFrame(rows)
     frame["page"] = frame["page"].astype("Int64")  # blank, not "None", for formats without pages
+    if "OCR" in frame and frame["OCR"].isna().all():
+        frame = frame.drop(columns="OCR")  # only scans and images have chunks read by OCR
     shown = frame.style.apply(  # the cited chunk's row stands out as its passage does above
         lambda r: [f"background-color: {CITED_COLOUR}" if r["chunk id"] == cited else ""] * len(r), axis=1) \
         if cited is not None else frame
@@ -196,6 +199,8 @@ def _chunks(platform, doc, ctx: RequestContext, cited: int | None = None) -> Non
                 "tokens", format="%d", min_value=0, max_value=TEXT_PIECES,
                 help=f"Word pieces; the model reads at most {TEXT_PIECES} per chunk"),
             "text": st.column_config.TextColumn("text", width="large"),
+            "OCR": st.column_config.NumberColumn(
+                "OCR", format="%d%%", help="Read by OCR: Tesseract's mean word confidence for the chunk's page"),
         },
     )
 
@@ -221,19 +226,14 @@ def _versions(platform, detail: DocumentDetail, ctx: RequestContext) -> None:
 
 def _pii_view(platform, detail: DocumentDetail, ctx: RequestContext) -> None:
     doc = detail.document
+    render_findings(platform, doc.id, ctx)
     report = _pii(platform, doc.id, doc.content_hash, scope_key(ctx), ctx)
-    if not report.findings:
-        st.success("No personal data found by the configured recognizers.", icon=":material/verified_user:")
-    else:
-        st.markdown(f"**{report.findings:,} finding{'' if report.findings == 1 else 's'}** — masked below; the stored text is unchanged.")
-        st.dataframe(pd.DataFrame({"entity type": list(report.counts), "findings": list(report.counts.values())}),
-                     hide_index=True)
     body = "".join(
         f"<span style='background:{ENTITY_COLOURS};font-weight:600'>{html.escape(piece)}</span>" if entity
         else html.escape(piece)
         for piece, entity in report.segments
     )
-    st.html(text_block(body, "Text with personal data masked"))
+    st.html(text_block(body, f"Text with personal data masked ({report.findings:,} found by the recognizers now)"))
     if report.truncated:
         st.caption(f"Analysed the first {report.analysed_chars:,} of {report.total_chars:,} characters.")
     st.caption(f"Entity types looked for: {platform.settings.pii_entities} (GROUNDWORK_PII_ENTITIES).")

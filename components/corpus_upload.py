@@ -1,4 +1,4 @@
-"""The progress of an upload ingest: per-file state and outcome, refreshed every second while it runs."""
+"""The progress of an upload ingest: per-file step, state and outcome, and the time left, refreshed every second."""
 from __future__ import annotations
 
 import time
@@ -8,6 +8,7 @@ import streamlit as st
 
 from backend.corpus.upload import UploadJob
 from components.corpus_common import human_bytes
+from components.safe_markdown import safe_markdown
 
 
 def _summary(job: UploadJob) -> str:
@@ -16,10 +17,31 @@ def _summary(job: UploadJob) -> str:
     return " · ".join(f"{counts[name]} {name}" for name in order if counts.get(name))
 
 
+def time_left_text(estimate: tuple[float, bool] | None) -> str:
+    """'about 12 s left', 'at least 40 s left (still estimating)', or 'estimating the time left…' without a rate."""
+    if estimate is None:
+        return "estimating the time left…"
+    seconds, complete = estimate
+    if complete and seconds < 1:
+        return "finishing…"
+    amount = f"{seconds:,.0f} s" if seconds < 90 else f"{seconds / 60:,.1f} min"
+    return f"about {amount} left" if complete else f"at least {amount} left (still estimating)"
+
+
+def _status(job: UploadJob) -> str:
+    """The phase, the files being worked on with their step, and the time left."""
+    if not job.ingesting:
+        return "loading the embedding model, the PII analyzer and the index"
+    steps = [safe_markdown(f"{f.name}: {f.detail}") for f in job.snapshot() if f.state in ("waiting", "read") and f.step]
+    return " · ".join(["; ".join(steps[:2]) + (f" (+{len(steps) - 2} more)" if len(steps) > 2 else "") if steps
+                       else "ingesting", time_left_text(job.time_left())])
+
+
 def _table(job: UploadJob) -> None:
     files = job.snapshot()
     frame = pd.DataFrame([
-        {"file": f.name, "size": human_bytes(f.size), "outcome": f.state,
+        {"file": f.name, "size": human_bytes(f.size),
+         "outcome": "in progress" if f.step and f.state in ("waiting", "read") else f.state,
          "chunks": f.chunks or None, "detail": f.detail, "document": f.document_id}
         for f in files
     ])
@@ -37,9 +59,8 @@ def render_job(job: UploadJob) -> None:
         total = len(files)
         done = sum(1 for f in files if f.state not in ("waiting", "read"))
         if not job.finished:
-            phase = "ingesting" if job.ingesting else "loading the embedding model and the index"
             st.progress(done / max(total, 1), text=f"{done} of {total} files done into **{job.collection}** · "
-                                                   f"{phase} · {time.time() - job.started_at:,.0f} s")
+                                                   f"{_status(job)} · {time.time() - job.started_at:,.0f} s")
             _table(job)
             return
         if st.session_state.get("upload_job_shown") == id(job):

@@ -38,6 +38,7 @@ PAGES: dict[str, PageInfo] = {
     "capacity_planner": PageInfo("Stakeholder", "Capacity planner", ":material/dns:"),
     "decision_wizard": PageInfo("Stakeholder", "RAG or fine-tuning?", ":material/alt_route:"),
     "admin": PageInfo("Admin", "Admin", ":material/admin_panel_settings:"),
+    "privacy_requests": PageInfo("Admin", "Data-subject requests", ":material/privacy_tip:"),
 }
 SIGN_IN = "sign_in"  # the one page of a browser nobody signed in on
 

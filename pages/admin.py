@@ -1,4 +1,4 @@
-"""Admin: users, tenants, groups and grants, API keys, quotas and usage, and the audit log (admin role only).
+"""Admin: users, tenants, groups and grants, API keys, quotas and usage, retention, the audit log (admin role only).
 
 Every change goes through platform.gateway with the signed-in admin as the actor, so the audit log names them.
 Bad input shows the gateway's own message, which names the field.
@@ -10,6 +10,7 @@ import streamlit as st
 
 from backend.gateway.identity import ROLES, SCOPES
 from backend.models import GroundworkError
+from components.admin_retention import retention_tab
 from components.navigation import require_page
 from components.platform import get_platform
 from components.quota_usage import quota_card
@@ -47,8 +48,8 @@ tenant_names = [t["name"] for t in tenants]
 users = gateway.users()
 user_names = [u["name"] for u in users]
 
-(users_tab, tenants_tab, groups_tab, keys_tab, quotas_tab, audit_tab) = st.tabs(
-    ["Users", "Tenants", "Groups and grants", "API keys", "Quotas and usage", "Audit log"])
+(users_tab, tenants_tab, groups_tab, keys_tab, quotas_tab, retention_tab_, audit_tab) = st.tabs(
+    ["Users", "Tenants", "Groups and grants", "API keys", "Quotas and usage", "Retention", "Audit log"])
 
 # --- users ------------------------------------------------------------------------------------------
 with users_tab:
@@ -201,6 +202,9 @@ with quotas_tab:
     history = gateway.usage_history()
     if history:
         st.dataframe(pd.DataFrame(history), hide_index=True, width="stretch", key="admin_usage_table")
+
+with retention_tab_:
+    retention_tab(platform, gateway.context_for(identity), perform)
 
 # --- audit log ----------------------------------------------------------------------------------------
 with audit_tab:

@@ -9,24 +9,27 @@ from components.navigation import page_context
 from components.platform import get_platform
 
 identity, ctx = page_context(__file__)
+PII_MODE_LABELS = {"flag": "Flag only: record findings, store the text as is",
+                   "redact": "Redact: record findings, store the text redacted"}
 
 platform = get_platform()
 st.title("Collections")
 show_flash()
 
 collections = platform.corpus.collections(ctx)
+modes = platform.corpus.pii_modes(ctx)
 if collections:
     st.dataframe(pd.DataFrame([
         {"collection": c["name"], "tenant": c["tenant"], "description": c["description"], "documents": c["documents"],
          "chunks": c["chunks"], "tokens": c["tokens"], "created": c["created_at"], "last ingest": c["last_ingest_at"],
-         "index version": c["index_version"]}
+         "index version": c["index_version"], "personal data at ingest": modes.get(c["name"], "flag")}
         for c in collections
     ]), hide_index=True, width="stretch")
 else:
     st.info("No collections yet: create one below, or upload files into a new one.")
 
 names = [c["name"] for c in collections]
-create, rename, delete, export = st.tabs(["Create", "Rename", "Delete", "Export"])
+create, rename, personal, delete, export = st.tabs(["Create", "Rename", "Personal data", "Delete", "Export"])
 
 with create:
     with st.form("create_collection", clear_on_submit=True):
@@ -47,6 +50,24 @@ with rename:
             if st.form_submit_button("Rename", icon=":material/edit:"):
                 perform(lambda: platform.corpus.rename_collection(old, new.strip(), ctx),
                         f"Renamed {old} to {new.strip()}; its documents and index are unchanged.")
+
+with personal:
+    if not names:
+        st.caption("No collection to set yet.")
+    else:
+        chosen = st.selectbox("Collection", names, key="pii_collection")  # outside the form: the choice below follows it
+        with st.form("pii_at_ingest"):
+            mode = st.radio("At ingest", list(PII_MODE_LABELS), format_func=PII_MODE_LABELS.get, horizontal=True,
+                            key=f"pii_mode_{chosen}", index=list(PII_MODE_LABELS).index(modes.get(chosen, "flag")))
+            st.caption("Either way ingest records each document's personal data (types, chunks, pages, hashed "
+                       "values; the Documents page shows them). 'Redact' also stores the text with it replaced, a CSV's "
+                       "cells redacted, and keeps no PDF or XLSX original (no page images, no query_table rows). "
+                       "A change applies to the next ingest: documents stored already keep their text until they are "
+                       "re-ingested (Documents page, Re-ingest).")
+            if st.form_submit_button("Save", icon=":material/save:"):
+                perform(lambda: platform.corpus.set_pii_at_ingest(chosen, mode, ctx),
+                        f"{chosen}: personal data is now {'redacted' if mode == 'redact' else 'only flagged'} at ingest "
+                        "(documents stored already are unchanged until re-ingested).")
 
 with delete:
     if not names:

@@ -8,6 +8,7 @@ from backend.corpus.labels import type_label
 from backend.models import GroundworkError
 from components.corpus_common import collection_picker, export_buttons, human_bytes, show_flash
 from components.corpus_document import render_document
+from components.corpus_personal_data import render_value_search
 from components.navigation import may_change, page_context
 from components.platform import get_platform
 
@@ -35,20 +36,23 @@ statuses = filters[3].multiselect(
     format_func=lambda s: f"{s} ({facets['statuses'][s]:,})",
     help="'current' and 'superseded' come from the document's own front matter; 'active' means it states none")
 
-order = st.columns([2, 2, 1, 1])
+order = st.columns([2, 2, 1, 1, 1], vertical_alignment="bottom")
 updated = order[0].date_input("Updated between", value=(), key="docs_updated", format="YYYY-MM-DD")
 sort = order[1].selectbox("Sort by", list(SORT_LABELS), format_func=SORT_LABELS.get, key="docs_sort")
 descending = order[2].toggle("Descending", value=sort in ("updated", "created", "chunks", "tokens", "size"),
                              key=f"docs_desc_{sort}")
-page_size = order[3].selectbox("Rows per page", [25, 50, 100, 200], index=1, key="docs_page_size")
+personal_data = order[3].toggle("Only with personal data", key="docs_personal_data",
+                                help="Only documents whose current version has personal data recorded at ingest")
+page_size = order[4].selectbox("Rows per page", [25, 50, 100, 200], index=1, key="docs_page_size")
 
 updated = tuple(updated) if isinstance(updated, (list, tuple)) else (updated,)
-signature = (collection, search, tuple(types), tuple(statuses), updated, sort, descending, page_size)
+signature = (collection, search, tuple(types), tuple(statuses), updated, personal_data, sort, descending, page_size)
 pager_key = f"docs_page_{abs(hash(signature))}"  # a new filter or sort starts again at page 1
 query = DocumentQuery(
     collection=collection, search=search, mime_types=tuple(types), statuses=tuple(statuses),
     updated_from=updated[0] if updated else None, updated_to=updated[-1] if updated else None,
-    order_by=sort, descending=descending, page=int(st.session_state.get(pager_key, 1)), page_size=page_size,
+    personal_data=personal_data, order_by=sort, descending=descending, page=int(st.session_state.get(pager_key, 1)),
+    page_size=page_size,
 )
 try:
     result = document_page(platform, query, ctx)
@@ -68,11 +72,13 @@ def _open_selected() -> None:
 
 
 if not result.rows:
-    st.info("No document matches these filters." if result.total == 0 and (search or types or statuses or updated)
+    st.info("No document matches these filters." if result.total == 0 and (search or types or statuses or updated
+                                                                            or personal_data)
             else "This collection holds no documents yet.")
 else:
     table = pd.DataFrame(result.rows)[
-        ["title", "updated_at", "status", "file", "collection", "type", "version", "chunks", "tokens", "size_bytes"]]
+        ["title", "updated_at", "status", "file", "collection", "type", "version", "chunks", "tokens", "size_bytes",
+         "personal_data"]]
     table["size_bytes"] = table["size_bytes"].map(human_bytes)  # 80 B, 12.4 KB, 3.1 MB: not "0.0 KB"
     st.dataframe(
         table, hide_index=True, width="stretch", key=TABLE_KEY, on_select=_open_selected,
@@ -88,6 +94,8 @@ else:
             "chunks": st.column_config.NumberColumn("chunks", width=55),
             "tokens": st.column_config.NumberColumn("tokens", width=60),
             "size_bytes": st.column_config.TextColumn("size", width=70),
+            "personal_data": st.column_config.NumberColumn(
+                "personal data", width=70, help="Personal-data findings recorded at ingest (0: none, or not scanned)"),
             "updated_at": st.column_config.DatetimeColumn("updated", format="YYYY-MM-DD HH:mm", width=125),
         },
     )
@@ -97,6 +105,9 @@ footer[0].caption(f"{result.first:,}–{result.last:,} of {result.total:,} docum
 if result.pages > 1:
     with footer[1]:
         st.pagination(result.pages, default=result.page, key=pager_key, max_visible_pages=7)
+
+if ctx.may_change():  # operators and admins: an analyst reads documents, not where a person appears
+    render_value_search(platform, ctx, collection)
 
 with st.expander("Export", icon=":material/download:"):
     st.caption(f"The {result.total:,} documents matching these filters (every page), and the chunks of "

@@ -13,7 +13,7 @@ identity, ctx = page_context(__file__)
 
 platform = get_platform()
 settings = platform.settings
-warm_up(platform)  # the model loads while files are chosen
+warm_up(platform)  # started by the server at start; this covers a platform without one (the models load meanwhile)
 st.title("Upload documents")
 st.caption("Drop files to index them: each is loaded, cleaned, checked for duplicates, chunked and embedded. "
            "A bad file gets its own message and never stops the others.")
@@ -56,6 +56,11 @@ with st.container(border=True):
     for f in too_big:
         st.warning(f"**{f.name}** is {f.size / 1024 / 1024:,.1f} MB, over the {effective:g} MB limit: it will be "
                    "reported as failed and not ingested.", icon=":material/warning:")
+    ocr_modes = {"auto": "Scanned pages and images (auto)", "always": "Every PDF page", "off": "Never"}
+    ocr = st.selectbox("Read text by OCR", list(ocr_modes), format_func=ocr_modes.__getitem__, key="upload_ocr",
+                       index=list(ocr_modes).index(settings.ocr) if settings.ocr in ocr_modes else 0,
+                       disabled=running, help="Tesseract reads PDF pages with no or too little text layer, and "
+                       "images. 'Every PDF page' also re-reads pages that have text; 'Never' fails a scanned file.")
     label = f"Ingest {len(files)} file{'s' if len(files) != 1 else ''}" + (f" into {collection}" if collection else "")
     start = st.button(label, type="primary", icon=":material/upload:", key="upload_start",
                       disabled=running or not files or not collection)
@@ -64,7 +69,7 @@ if start:
     try:
         if new:  # in the uploader's own tenant, so it is theirs to read
             platform.corpus.create_collection(collection, tenant=identity.tenant, ctx=ctx)
-        job = start_upload(platform, collection, [(f.name, f) for f in files], ctx=ctx)
+        job = start_upload(platform, collection, [(f.name, f) for f in files], ctx=ctx, ocr=ocr)
     except GroundworkError as exc:
         st.error(str(exc))
     else:

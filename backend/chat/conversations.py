@@ -85,9 +85,17 @@ class ConversationBook:
 
     def delete(self, conversation_id: str, ctx: RequestContext) -> dict:
         """The conversation with its messages and their ratings, in one transaction; returns what went."""
-        conversation = self.own(conversation_id, ctx)
-        removed = self.memory.delete(conversation_id)
-        return {"id": conversation_id, "collection": conversation["collection"], "title": conversation["title"],
+        return self._delete(self.own(conversation_id, ctx))
+
+    def expire(self, conversation_id: str) -> dict | None:
+        """A conversation past its retention, deleted as `delete` does (None if already gone). For the retention job,
+        which acts for no caller: the owner may be anyone and the collection deleted since."""
+        conversation = self.memory.get(conversation_id)
+        return None if conversation is None else self._delete(conversation)
+
+    def _delete(self, conversation: dict) -> dict:
+        removed = self.memory.delete(conversation["id"])
+        return {"id": conversation["id"], "collection": conversation["collection"], "title": conversation["title"],
                 **removed}
 
     def export(self, conversation_id: str, fmt: str, ctx: RequestContext) -> ConversationExport:

@@ -16,6 +16,7 @@ _AUX = {"is", "are", "was", "were", "am", "be", "been", "do", "does", "did", "ca
 _IMPERATIVE = {"define", "explain", "describe", "list", "summarise", "summarize", "tell", "show", "give", "outline",
                "compare", "find", "name"}
 _SUBJECT_PRONOUNS = {"i", "we", "you"}  # "I need to ...": the asker, never a reference to the previous turn
+_POSSESSIVES = {"my", "our"}  # "My card was ...": a statement with a subject of its own (without a verb: a fragment)
 _PREPOSITIONS = {"for", "in", "on", "at", "with", "to", "of", "about", "during", "after", "before", "under", "from",
                  "by", "within", "without", "over", "into", "outside", "inside", "via", "per", "than", "like"}
 _COMPARATIVES = {"cheaper", "dearer", "pricier", "longer", "shorter", "higher", "lower", "faster", "quicker", "slower",
@@ -69,6 +70,8 @@ def starts_a_clause(text: str) -> bool:
 
 def _opens_clause(tokens: list[str]) -> bool:
     first = tokens[0] if tokens else ""
+    if first in _POSSESSIVES:  # "My transfer was charged twice": the asker's own subject, then its verb
+        return any(token in _AUX for token in tokens[1:7])
     return first in _WH or first in _AUX or first in _IMPERATIVE or first in _SUBJECT_PRONOUNS
 
 

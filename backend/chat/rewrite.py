@@ -19,6 +19,14 @@ def strip_question(text: str) -> str:
     return text.strip().rstrip("?.! ").strip()
 
 
+_CONTEXT = re.compile(r"\s*\(context: .*\)\?\s*$", re.DOTALL)
+
+
+def own_words(standalone: str) -> str:
+    """A rewritten follow-up without the previous question it borrowed as "(context: ...)": the user's words."""
+    return _CONTEXT.sub("", standalone)
+
+
 def rewrite_follow_up(question: str, previous: str) -> str | None:
     """Deterministic standalone rewrite of a follow-up, given the previous standalone question; None when
     the question already stands alone (`needs_previous_turn` decides).

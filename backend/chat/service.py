@@ -8,12 +8,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
+from backend.agent.step import AgentResult, AgentStep, caller_for
 from backend.chat.cache import AnswerCache, CacheKey
 from backend.chat.conversations import ConversationBook, ConversationExport
 from backend.chat.memory import ConversationMemory
 from backend.chat.questions import INJECTION_NOTICE, REFUSAL, clean_question
+from backend.chat.redaction import redact_answer, redact_citation, search_question
 from backend.chat.stream import AnswerStream, SentenceGate
 from backend.context import SYSTEM, RequestContext
+from backend.gateway.identity import Identity
 from backend.generation.base import Generation, GenerationRequest
 from backend.generation.citations import CitationVerifier
 from backend.generation.context import assemble_context
@@ -21,7 +24,7 @@ from backend.generation.encoder import RelevanceScorer, SentenceEncoder, shared_
 from backend.generation.factory import build_generator
 from backend.generation.markers import MarkerNumbering
 from backend.generation.prompts import looks_like_injection, reveals_prompt
-from backend.models import Answer, Citation, Hit, InputError, NotFound
+from backend.models import Answer, Hit, InputError, NotFound
 from backend.observability.conventions import REQUEST_SPAN
 from backend.pii import get_redactor
 from backend.retrieval.retriever import check_mode
@@ -42,7 +45,9 @@ class _Request:
     remember: bool
     use_cache: bool
     history: list[dict] | None = None  # the caller's own transcript (stateless callers); None: the conversation's
+    identity: Identity | None = None  # who the gateway says asks (tools run as them); None: made from ctx
     answer: Answer = field(default_factory=lambda: Answer(text=""))
+    question_findings: list = field(default_factory=list)  # the redactor's analysis of `question`, reused by search
 
 
 class ChatService:
@@ -80,6 +85,10 @@ class ChatService:
 
     def verifier(self) -> CitationVerifier:
         return CitationVerifier(self.encoder, self.settings.citation_support_threshold)
+
+    @cached_property
+    def agent(self) -> AgentStep:
+        return AgentStep(self.platform)
 
     # --- entry points ------------------------------------------------------------------------
     def ask(self, question, collection: str | None = None, conversation_id: str | None = None, **options) -> Answer:
@@ -163,7 +172,8 @@ class ChatService:
     # --- preparation -------------------------------------------------------------------------
     def _prepare(self, question, collection, conversation_id, mode: str | None = None, k: int | None = None,
                  generator: str | None = None, ctx: RequestContext | None = None, tenant: str | None = None,
-                 remember: bool = True, use_cache: bool = True, history: list[dict] | None = None) -> _Request:
+                 remember: bool = True, use_cache: bool = True, history: list[dict] | None = None,
+                 identity: Identity | None = None) -> _Request:
         text = clean_question(question, self.settings)
         if history is not None and conversation_id:
             raise InputError("history: give a conversation id or the earlier messages, not both", field="history")
@@ -183,7 +193,7 @@ class ChatService:
             history = [{"role": m["role"], "content": str(m.get("content") or "")}
                        for m in history if m.get("role") in ("user", "assistant")]
         return _Request(ctx, text, row["name"], row["tenant"], int(row["index_version"]), conversation_id, mode, k,
-                        name, remember and history is None, use_cache, history)
+                        name, remember and history is None, use_cache, history, identity)
 
     # --- the pipeline ------------------------------------------------------------------------
     @contextmanager
@@ -204,7 +214,7 @@ class ChatService:
             with self._stage(answer, "redact") as span:
                 redaction = self.redactor.redact(r.question)
                 question = redaction.text
-                answer.pii_entities = list(redaction.entities)
+                answer.pii_entities, r.question_findings = list(redaction.entities), redaction.findings
                 span.set(question=question, pii_found=redaction.found, entities=sorted(set(redaction.entities)))
             root.set(question=question)
             if looks_like_injection(question):
@@ -228,18 +238,19 @@ class ChatService:
                 query_vector = self.platform.embedder.encode_query(standalone)
 
             key = CacheKey(r.collection, r.tenant, r.index_version, self._config_key(r, generator.name))
+            use_cache = r.use_cache and not self.agent.answers_afresh(standalone)
             hit = None
             with self._stage(answer, "cache_lookup") as span:
-                if r.use_cache:
+                if use_cache:
                     hit = self.cache.lookup(standalone, query_vector, key)
                 span.set(cache_hit=hit is not None, outcome=hit.outcome if hit else "miss",
                          similarity=hit.similarity if hit else None)
-            if r.use_cache and self.cache.enabled:
+            if use_cache and self.cache.enabled:
                 self.cache.record(key, hit.outcome if hit else "miss", hit, answer.trace_id)
             if hit is not None:
                 answer = self._from_cache(hit.answer, answer, emit)
             else:
-                self._answer_fresh(r, answer, standalone, query_vector, context, generator, emit)
+                self._answer_fresh(r, answer, question, standalone, query_vector, context, generator, emit)
 
             top_score, mean_score = _relevance(answer.hits)
             root.set(answer=answer.text, grounded=answer.grounded, no_answer=not answer.found, cache_hit=answer.cached,
@@ -254,7 +265,8 @@ class ChatService:
         if conversation_id:
             _, answer.message_id = self.memory.add_turn(conversation_id, question, standalone, answer)
             self.memory.maybe_summarise(conversation_id, generator if generator.is_llm else None)
-        if hit is None and r.use_cache and answer.found and not _fell_back(answer) and not reveals_prompt(answer.text):
+        if hit is None and use_cache and answer.found and not _fell_back(answer) and not reveals_prompt(answer.text) \
+                and all(call["outcome"] == "ok" for call in answer.tool_calls):  # a refused call may run next time
             self.cache.put(standalone, query_vector, key, answer)
         return answer
 
@@ -275,16 +287,27 @@ class ChatService:
             emit(cached.text)
         return cached
 
-    def _answer_fresh(self, r: _Request, answer: Answer, standalone: str, query_vector, context, generator, emit) -> None:
-        settings = self.settings
-        hits = self.retrieve(standalone, r.collection, r.mode, r.k, query_vector, answer, r.ctx)
+    def _answer_fresh(self, r: _Request, answer: Answer, question: str, standalone: str, query_vector, context, generator,
+                      emit) -> None:
+        settings, search = self.settings, search_question(self.redactor, r.question, question, standalone,
+                                                          answer.pii_entities, r.question_findings)
+        if search != standalone:
+            with self._stage(answer, "embed_query"):
+                query_vector = self.platform.embedder.encode_query(search)
+        hits = self.retrieve(search, r.collection, r.mode, r.k, query_vector, answer, r.ctx)
         answer.hits = hits
         with self._stage(answer, "compress", compress=settings.compress_context) as span:
-            pack = assemble_context(hits, standalone, settings.context_token_budget, compress=settings.compress_context,
+            pack = assemble_context(hits, search, settings.context_token_budget, compress=settings.compress_context,
                                     scorer=RelevanceScorer(self.encoder))
             span.set(tokens=pack.tokens, tokens_saved=pack.saved_tokens, passages=len(pack.passages))
-        request = GenerationRequest(standalone, pack.passages, context.summary, context.history, settings.max_output_tokens)
-        gate = SentenceGate(self.redactor, emit, MarkerNumbering.for_passages(pack.passages))
+        request = GenerationRequest(standalone if generator.is_llm else search, pack.passages, context.summary,
+                                    context.history, settings.max_output_tokens)
+        agent = self._agent_step(r, answer, question, standalone, pack.passages, generator, context.history)
+        request.tool_results = agent.tool_context
+        gate = SentenceGate(lambda sentence: redact_answer(self.redactor, sentence).text, emit,
+                            MarkerNumbering.for_passages(pack.passages))
+        if agent.statement:
+            gate.feed(agent.statement + " ")
         with self._stage(answer, "generate", generator=generator.name) as span:
             stream = generator.stream(request)
             for delta in stream:
@@ -306,33 +329,34 @@ class ChatService:
         # Numbered afresh by first use in the text the answer keeps: the same numbers the stream showed, as the
         # stream was this text (unless an LLM failed mid-answer and the fallback's answer replaced its start).
         numbering = MarkerNumbering.for_passages(pack.passages)
+        lead = numbering.apply(agent.statement or "")  # first in the text, so its passage is numbered first
         text = numbering.apply(text)
         with self._stage(answer, "verify") as span:
             if answer.found:
                 verification = self.verifier().verify(text, numbering.passages(pack.passages))
                 text, answer.citations = verification.text, verification.citations
                 answer.notices += numbering.notices() + verification.notices
+            if lead and text != REFUSAL:
+                text = agent.put_first(answer, lead, text, numbering.passages(pack.passages), self.verifier())
             supported = [c for c in answer.citations if c.supported]
             answer.grounded = bool(answer.found and supported and len(supported) == len(answer.citations))
             span.set(citations=len(answer.citations), supported=len(supported), grounded=answer.grounded)
         with self._stage(answer, "redact_answer") as span:
-            redaction = self.redactor.redact(text)
+            redaction = redact_answer(self.redactor, text)
             answer.text = redaction.text
-            answer.citations = [self._redact_citation(c) for c in answer.citations]
+            answer.citations = [redact_citation(self.redactor, c) for c in answer.citations]
             answer.pii_entities += redaction.entities
             span.set(answer=answer.text, pii_found=redaction.found, grounded=answer.grounded)
 
-    def _redact_citation(self, citation: Citation) -> Citation:
-        """Quote and chunk text as the user sees them: redacted, with the quote's offsets inside the redacted chunk."""
-        context = citation.context or citation.quote
-        quote = self.redactor(citation.quote)
-        redacted_context = self.redactor(context)
-        start = redacted_context.find(quote)
-        if start < 0:  # redaction changed the quote's surroundings: show the quote alone
-            redacted_context, start = quote, 0
-        citation.quote, citation.context = quote, redacted_context
-        citation.quote_start, citation.quote_end = start, start + len(quote)
-        return citation
+    def _agent_step(self, r: _Request, answer: Answer, asked: str, question: str, passages, generator,
+                    history) -> AgentResult:
+        """Tool calls the rules justify, as the request's caller; listed on the answer whatever their outcome."""
+        result = self.agent.run(question, passages, caller_for(r.identity, r.ctx, r.collection), generator,
+                                history=history, asked=asked, conversation_id=answer.conversation_id or None,
+                                observe=lambda name, **attributes: self._stage(answer, name, **attributes))
+        answer.tool_calls = [call.to_dict() for call in result.tool_calls]
+        answer.notices += result.notices
+        return result
 
     def _cost(self, generation: Generation) -> float:
         if not generation.priced:

@@ -42,6 +42,9 @@ def register(subparsers) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     parser.add_argument("--collection", default=None, help="collection to ingest into (created if missing; default from settings)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument("--ocr", choices=("auto", "always", "off"), default=None,
+                        help="OCR with Tesseract for these files: auto (default, from GROUNDWORK_OCR) reads PDF pages "
+                             "without enough text layer and images, always every PDF page, off none")
     parser.set_defaults(handler=run, remote=run_remote)
 
 
@@ -94,7 +97,7 @@ def run(args) -> int:
             print(_progress_line(event.done, event.total, event.outcome.to_dict()), file=out, flush=True)
 
     with Platform(settings) as platform:
-        report = platform.corpus.ingest(list(args.paths), collection, progress=progress)
+        report = platform.corpus.ingest(list(args.paths), collection, progress=progress, ocr=args.ocr)
     return finish(list(args.paths), report.to_dict(), args.json)
 
 
@@ -105,7 +108,8 @@ def run_remote(args, client: ServerClient) -> int:
     collection = args.collection or settings.default_collection
     out = sys.stderr if args.json else sys.stdout
     report = _upload_all(client, list(args.paths), collection, settings.upload_max_mb,
-                         lambda done, total, o: print(_progress_line(done, total, o), file=out, flush=True))
+                         lambda done, total, o: print(_progress_line(done, total, o), file=out, flush=True),
+                         ocr=getattr(args, "ocr", None))
     return finish(list(args.paths), report, args.json)
 
 
@@ -145,19 +149,21 @@ def _answered(display: str, answer: dict) -> dict:
 
 
 def _upload_all(client: ServerClient, paths: list[Path], collection: str, upload_max_mb: float,
-                progress: Callable[[int, int, dict], None]) -> dict:
+                progress: Callable[[int, int, dict], None], ocr: str | None = None) -> dict:
     """Upload the files under `paths` in batches, one request (and one ingest run) each; a report in
     IngestReport.to_dict()'s shape with the runs' ids in `run_ids`."""
     from backend.client import segment
     from backend.ingest.items import OUTCOMES, FileOutcome, expand_paths
+    from backend.ingest.loaders.email import ATTACHMENT_SEPARATOR
     from backend.models import InputError, NotFound
 
     if collection not in {c["name"] for c in client.get("/api/v1/collections")["collections"]}:
         # As a local ingest does: a new collection, in the key's tenant (a taken name is the server's 409).
         client.post("/api/v1/collections", {"name": collection})
-    route = f"/api/v1/collections/{segment(collection)}/documents"
+    route = f"/api/v1/collections/{segment(collection)}/documents" + (f"?ocr={ocr}" if ocr else "")
     items = list(expand_paths(paths))
     files: list[dict] = [{}] * len(items)
+    attached: dict[int, list[dict]] = {}  # an e-mail's attachments (the server's own documents), by the mail's index
     done, run_ids, statuses, chunks_added = 0, [], [], 0
     batch: list[tuple[int, str, Path]] = []
     batch_bytes = 0
@@ -183,7 +189,15 @@ def _upload_all(client: ServerClient, paths: list[Path], collection: str, upload
             run_ids.append(result["run_id"])
             statuses.append(result["status"])
             chunks_added += result["chunks_added"]
-            for (index, display, _), answer in zip(batch, result["files"], strict=True):
+            sent, index, display = iter(batch), -1, ""
+            for answer in result["files"]:  # one per file sent, each e-mail's attachments right after it
+                if answer.get("attachment_of") and index in attached:
+                    name = answer["file"].partition(ATTACHMENT_SEPARATOR)[2]
+                    attached[index].append(_answered(f"{display}{ATTACHMENT_SEPARATOR}{name}", answer))
+                    progress(done, len(items), attached[index][-1])
+                    continue
+                index, display, _ = next(sent)
+                attached[index] = []
                 record(index, _answered(display, answer))
         batch, batch_bytes = [], 0
 
@@ -199,6 +213,7 @@ def _upload_all(client: ServerClient, paths: list[Path], collection: str, upload
         batch.append((index, display, path))
         batch_bytes += size
     send()
+    files = [entry for index, outcome in enumerate(files) for entry in [outcome, *attached.get(index, [])]]
     counts = {name: sum(1 for f in files if f["outcome"] == name) for name in OUTCOMES}
     return {"collection": collection, "run_id": run_ids[0] if run_ids else None, "run_ids": run_ids,
             "status": next((s for s in statuses if s != "finished"), "finished"),

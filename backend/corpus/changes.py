@@ -8,13 +8,16 @@ from typing import Any, Callable, Protocol
 
 from backend.context import RequestContext
 from backend.ingest.chunking import embedding_text
-from backend.ingest.items import FileOutcome, IngestEvent, IngestReport, file_item
+from backend.ingest.items import FileOutcome, IngestEvent, IngestReport, path_items
+from backend.ingest.loaders.email import ATTACHMENT_SEPARATOR
+from backend.ingest.personal_data import collection_mode
 from backend.models import Conflict, Forbidden, InputError
 from backend.retrieval.indexes import IndexRegistry
 from backend.settings import Settings
 from backend.store import chunks as chunk_store
 from backend.store import collections as collection_store
 from backend.store import document_files as document_file_store
+from backend.store import document_pii as document_pii_store
 from backend.store import documents as document_store
 from backend.store.audit import audit
 from backend.store.db import Store
@@ -89,8 +92,11 @@ class CorpusChanges:
             if collection_store.collection_row(cur, name) is not None:
                 # Names are unique across tenants (they name indexes and upload folders), so this says it is taken.
                 raise Conflict(f"collection {name!r} already exists", field="name")
-            collection_store.insert_collection(cur, name, tenant, description)
-            audit(cur, "collection.create", name, {"tenant": tenant}, ctx.user)
+            collection_id = collection_store.insert_collection(cur, name, tenant, description)
+            # GROUNDWORK_REDACT_AT_INGEST is the default of a new collection; set_pii_at_ingest changes it.
+            mode = "redact" if self.service.settings.redact_at_ingest else "flag"
+            document_pii_store.set_collection_mode(cur, collection_id, mode)
+            audit(cur, "collection.create", name, {"tenant": tenant, "pii_at_ingest": mode}, ctx.user)
             return collection_store.require_collection(cur, name)
 
     def ensure_collection(self, name: str, tenant: str | None = None, ctx: RequestContext | None = None) -> dict:
@@ -104,6 +110,22 @@ class CorpusChanges:
             return self.create_collection(name, tenant, "", ctx)
         except Conflict:
             return self.writable(name, ctx)  # created by another thread in between
+
+    def set_pii_at_ingest(self, name: str, mode: str, ctx: RequestContext | None) -> dict:
+        """Redact personal data at ingest ('redact') or only record it ('flag'), for the collection's next ingests:
+        documents stored already keep their text until they are ingested again. Audited as a settings change."""
+        ctx = self._ctx(ctx)
+        if mode not in document_pii_store.PII_MODES:
+            raise InputError(f"pii_at_ingest {mode!r}: choose 'flag' (record personal data, store the text as is) or "
+                             "'redact' (record it and store the text redacted)", field="pii_at_ingest")
+        row = self.writable(name, ctx)
+        before = collection_mode(row, self.service.settings)
+        with self.store.transaction() as cur:
+            document_pii_store.set_collection_mode(cur, row["id"], mode)
+            if before != mode or row.get("pii_at_ingest") is None:
+                audit(cur, "collection.settings", row["name"], {"tenant": row["tenant"], "setting": "pii_at_ingest",
+                                                                "from": before, "to": mode}, ctx.user)
+        return {"name": row["name"], "tenant": row["tenant"], "pii_at_ingest": mode}
 
     def rename_collection(self, old: str, new: str, ctx: RequestContext | None) -> None:
         ctx = self._ctx(ctx)
@@ -127,6 +149,7 @@ class CorpusChanges:
                 if documents:
                     raise Conflict(f"collection {name!r} holds {documents} document(s); delete or move them first")
                 chunk_store.delete_collection_chunks(cur, row["id"])
+                document_pii_store.delete_collection_findings(cur, row["id"])
                 collection_store.delete_collection(cur, row["id"])
                 audit(cur, "collection.delete", name, {"tenant": row["tenant"]}, ctx.user)
             indexes.drop(row["id"])
@@ -151,6 +174,7 @@ class CorpusChanges:
                 removed = chunk_store.delete_document_chunks(cur, document_id)
                 document_store.mark_document_deleted(cur, document_id)
                 document_file_store.delete_document_files(cur, document_id)  # its versions' text stays, not the files
+                document_pii_store.delete_document_findings(cur, document_id)
                 collection_store.bump_index_version(cur, row["id"])
                 audit(cur, "document.delete", str(document_id), {"title": doc["title"], "chunks": len(removed),
                                                                  "collection": row["name"]}, ctx.user)
@@ -179,6 +203,8 @@ class CorpusChanges:
                 if clash is not None:
                     raise Conflict(f"collection {collection!r} already holds the same content as document "
                                    f"{clash['id']} ({clash['title']!r})", field="collection")
+                # Its personal-data findings are keyed by the document alone: they move with it, scoped by its
+                # new collection from now on.
                 document_store.move_document(cur, document_id, target_row["id"], target_row["tenant"])
                 collection_store.bump_index_version(cur, source_row["id"])
                 collection_store.bump_index_version(cur, target_row["id"])
@@ -198,7 +224,14 @@ class CorpusChanges:
         if doc["status"] == "deleted":
             raise Conflict(f"document {document_id} is deleted; ingest its file again instead", field="document_id")
         path = Path(doc["source"])
+        mail = Path(doc["source"].partition(ATTACHMENT_SEPARATOR)[0])
+        if not path.is_file() and doc["source"] != str(mail) and mail.is_file():
+            path = mail  # an e-mail's attachment: its mail is read again, with all its attachments
         if not path.is_file():
             raise InputError(f"{doc['source']}: the source file of document {document_id} no longer exists")
-        item = file_item(str(path), path, int(self.service.settings.max_file_mb * 1024 * 1024))
-        return self.service.run_items(row["name"], [item], 1, f"reingest document {document_id}", None, ctx).files[0]
+        items = path_items(str(path), path, int(self.service.settings.max_file_mb * 1024 * 1024),
+                           self.service.settings.ocr)
+        files = self.service.run_items(row["name"], items, len(items), f"reingest document {document_id}", None, ctx).files
+        gone = files[0] if files[0].outcome == "failed" else FileOutcome(  # the mail itself failed, or lost it
+            doc["source"], "failed", message=f"{doc['source']}: no longer attached to {path.name}")
+        return next((f for f in files if f.path == doc["source"]), gone)

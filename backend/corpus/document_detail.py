@@ -122,7 +122,9 @@ def chunk_rows(platform, document_id: int, masked: bool = True, ctx: RequestCont
     chunks = platform.corpus.chunks(document_id, ctx)
     redactor = redactor_for(platform.settings) if masked and chunks else None
     return [
-        {"#": c.ordinal + 1, "tokens": c.token_count, "page": c.page, "heading path": " › ".join(c.heading_path),
+        {"#": c.ordinal + 1, "tokens": c.token_count, "page": c.page,
+         "OCR": None if c.ocr_confidence is None else round(c.ocr_confidence * 100),  # percent, when read by OCR
+         "heading path": " › ".join(c.heading_path),
          "characters": c.char_end - c.char_start, "text": redactor(c.text) if redactor else c.text, "chunk id": c.id}
         for c in chunks
     ]

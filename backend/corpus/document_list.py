@@ -9,7 +9,7 @@ from pathlib import Path
 from backend.context import RequestContext
 from backend.corpus.labels import type_label
 from backend.models import InputError
-from backend.store import document_table
+from backend.store import document_pii, document_table
 
 
 @dataclass
@@ -22,6 +22,7 @@ class DocumentQuery:
     statuses: tuple[str, ...] = ()  # empty: all but deleted
     updated_from: date | None = None
     updated_to: date | None = None  # inclusive
+    personal_data: bool = False  # only documents with personal-data findings recorded
     order_by: str = "updated"  # a key of document_table.SORT_COLUMNS
     descending: bool = True
     page: int = 1
@@ -30,7 +31,8 @@ class DocumentQuery:
     def filters(self) -> dict:
         """The filter part, as the keyword arguments of document_table.table_where."""
         return {"collection": self.collection, "search": self.search, "mime_types": self.mime_types,
-                "statuses": self.statuses, "updated_from": self.updated_from, "updated_to": self.updated_to}
+                "statuses": self.statuses, "updated_from": self.updated_from, "updated_to": self.updated_to,
+                "personal_data": self.personal_data}
 
 
 @dataclass
@@ -68,7 +70,9 @@ def document_page(platform, query: DocumentQuery, ctx: RequestContext | None = N
         page = min(query.page, pages)  # a page past the end shows the last one
         rows = document_table.page_rows(cur, filters, query.order_by, query.descending, query.page_size,
                                         (page - 1) * query.page_size)
+        findings = document_pii.finding_counts(cur, [row["id"] for row in rows])  # this page's only
     for row in rows:
+        row["personal_data"] = findings.get(row["id"], 0)
         row["file"] = Path(row["source"]).name or row["source"]
         row["type"] = type_label(row["mime_type"])
         row["tokens"] = int(row["tokens"] or 0)

@@ -11,6 +11,9 @@ MIME_LABELS = {
     "text/markdown": "Markdown",
     "text/plain": "Text",
     "text/csv": "CSV",
+    "image/png": "PNG image",
+    "image/jpeg": "JPEG image",
+    "image/tiff": "TIFF image",
 }
 TEXT_PIECES = MODEL_WINDOW - SPECIAL_TOKENS  # word pieces of text a chunk may hold: the window minus [CLS]/[SEP]
 

@@ -14,8 +14,10 @@ from typing import Sequence
 
 from backend.context import RequestContext
 from backend.corpus.labels import type_label
+from backend.ingest.loaders.ocr import PDFIUM_LOCK
+from backend.ingest.personal_data import original_withheld
 from backend.models import GroundworkError, InputError
-from backend.store import document_files
+from backend.store import document_files, document_pii
 
 PDF = "application/pdf"
 PAGE_SCALE = 1.5  # 108 dpi: sharp at a citation card's width, about 0.1 s a page on this machine
@@ -28,7 +30,7 @@ MIN_RUN = 3  # words in a row before a partial match counts (one shared "the" is
 MAX_GAP = 8  # words a partial match may skip on either side (a redacted name, an address, a changed word)
 _WORD = re.compile(r"\w+")
 # PDFium is not thread-safe, and Streamlit runs each session in its own thread: one lock for every call into it.
-_PDFIUM = threading.Lock()
+_PDFIUM = PDFIUM_LOCK  # shared with OCR at ingest (backend/ingest/loaders/ocr.py), which renders pages too
 _CACHE: OrderedDict[tuple, PageImage] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
@@ -97,6 +99,8 @@ def _joins(block, neighbour, quote_length: int) -> bool:
 # --- the document's bytes, read as the caller may ---------------------------------------------------------
 def _pdf_bytes(platform, row: dict) -> tuple[bytes, str]:
     with platform.store.cursor() as cur:
+        if document_pii.stored_redacted(cur, row["id"]):  # nor its source file: that holds the personal data too
+            raise PageImageUnavailable(f"document {row['id']}: {original_withheld('PDF')}")
         stored = document_files.file_content(cur, row["id"], row["version"])
     if stored is not None:
         return stored, "stored"

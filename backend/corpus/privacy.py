@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.ingest.personal_data import without_overlaps as _without_overlaps
+
 
 def redactor_for(settings):
     """The platform's redactor (backend.pii, built once per process)."""
@@ -30,15 +32,6 @@ class PiiMasker:
             return piece
         return self.redactor.anonymizer.anonymize(text=piece, analyzer_results=inside,
                                                   operators=self.redactor.operators).text
-
-
-def _without_overlaps(findings) -> list:
-    kept, end = [], -1
-    for finding in sorted(findings, key=lambda f: (f.start, -f.score, -(f.end - f.start))):
-        if finding.start >= end:  # Presidio can report overlapping spans; the first (best) one wins
-            kept.append(finding)
-            end = finding.end
-    return kept
 
 
 @dataclass

@@ -6,7 +6,8 @@ from typing import Callable, Iterable, Sized
 
 from backend.context import RequestContext
 from backend.corpus.changes import CorpusChanges
-from backend.ingest.items import FileOutcome, IngestEvent, IngestReport, expand_paths, file_item, record_item
+from backend.ingest.items import FileOutcome, IngestEvent, IngestReport, expand_paths, path_items, record_item
+from backend.ingest.personal_data import collection_mode
 from backend.ingest.pipeline import IngestPipeline
 from backend.models import Chunk, Conflict, Document, GroundworkError, InputError, LoadedDocument, NotFound
 from backend.retrieval.indexes import IndexRegistry
@@ -14,10 +15,27 @@ from backend.retrieval.manifest import IndexManifest
 from backend.settings import Settings
 from backend.store import chunks as chunk_store
 from backend.store import collections as collection_store
+from backend.store import document_pii as document_pii_store
 from backend.store import documents as document_store
 from backend.store import ingest_runs as ingest_run_store
+from backend.store import retention as retention_store
+from backend.store.audit import audit
 from backend.store.db import Store
 from backend.store.rows import parse_json
+
+MAX_RETENTION_DAYS = 36_500  # a hundred years: past that a typo, not a policy
+
+
+def check_retention_days(days) -> int | None:
+    """A collection's retention: whole days from 1 to MAX_RETENTION_DAYS, or None (or blank) to keep for ever."""
+    if days is None or (isinstance(days, str) and not days.strip()):
+        return None
+    text = days.strip() if isinstance(days, str) else days
+    whole = isinstance(text, int) and not isinstance(text, bool) or isinstance(text, str) and text.isdigit()
+    if not whole or not 1 <= int(text) <= MAX_RETENTION_DAYS:
+        raise InputError(f"retention_days: {days!r} must be whole days from 1 to {MAX_RETENTION_DAYS} "
+                         "(leave it empty to keep documents for ever)", field="retention_days")
+    return int(text)
 
 
 class CorpusService:
@@ -34,6 +52,7 @@ class CorpusService:
         self._parts = parts  # the Platform: embedder, counter, manifest and redactor, built lazily there
         self.system = RequestContext.system(settings)
         self._changes = CorpusChanges(self)
+        self._collection_rows: tuple[int, list[dict]] | None = None  # (store.commits() it was read at, rows)
 
     # --- scope ---------------------------------------------------------------------------
     def collection_row(self, name: str | None, ctx: RequestContext | None = None) -> dict:
@@ -106,15 +125,25 @@ class CorpusService:
     # --- collections ---------------------------------------------------------------------
     def collections(self, ctx: RequestContext | None = None) -> list[dict]:
         ctx = ctx or self.system
-        with self.store.cursor() as cur:
-            rows = collection_store.list_collections(cur)
         return [
             {"name": r["name"], "tenant": r["tenant"], "description": r["description"], "documents": r["documents"],
              "chunks": r["chunks"], "tokens": int(r["tokens"]), "created_at": r["created_at"],
              "index_version": r["index_version"], "last_ingest_at": r["last_ingest_at"],
              "index_settings": parse_json(r["index_settings"])}
-            for r in rows if ctx.can_read(r)
+            for r in self._all_collection_rows() if ctx.can_read(r)
         ]
+
+    def _all_collection_rows(self) -> list[dict]:
+        """Every collection with its counts, read again only after a corpus write committed. The query spends
+        ~5 ms in DuckDB's planner, and every page and GET /api/v1/collections asks for it."""
+        commits = self.store.commits()
+        cached = self._collection_rows
+        if cached is not None and cached[0] == commits:
+            return cached[1]
+        with self.store.cursor() as cur:
+            rows = collection_store.list_collections(cur)
+        self._collection_rows = (commits, rows)
+        return rows
 
     def collection_names(self, ctx: RequestContext | None = None) -> list[str]:
         ctx = ctx or self.system
@@ -148,6 +177,19 @@ class CorpusService:
     def delete_collection(self, name: str, ctx: RequestContext | None = None) -> None:
         self._changes.delete_collection(name, ctx)
 
+    def set_pii_at_ingest(self, name: str, mode: str, ctx: RequestContext | None = None) -> dict:
+        """'redact' or 'flag' personal data in the collection's next ingests (existing documents stay as stored)."""
+        return self._changes.set_pii_at_ingest(name, mode, ctx)
+
+    def pii_modes(self, ctx: RequestContext | None = None) -> dict[str, str]:
+        """Each readable collection's pii_at_ingest, as its ingests apply it ('flag' or 'redact'), by name."""
+        ctx = ctx or self.system
+        with self.store.cursor() as cur:
+            rows = collection_store.scope_rows(cur)
+            modes = document_pii_store.collection_modes(cur)
+        return {r["name"]: collection_mode({"pii_at_ingest": modes.get(r["name"])}, self.settings)
+                for r in rows if ctx.can_read(r)}
+
     def delete_document(self, document_id: int, ctx: RequestContext | None = None) -> int:
         """Mark the document deleted (its versions stay recorded) and remove its chunks from DuckDB, FAISS and BM25;
         the number of chunks removed."""
@@ -162,6 +204,30 @@ class CorpusService:
         """Load the document's source file again: a changed file becomes a new version, an unchanged one stays."""
         return self._changes.reingest_document(document_id, ctx)
 
+    # --- retention: days a collection keeps its documents (backend/privacy/retention.py applies them) --------------
+    def retention_settings(self, ctx: RequestContext | None = None) -> list[dict]:
+        """Each readable collection's name, tenant and retention_days (None: kept for ever), by name."""
+        ctx = ctx or self.system
+        with self.store.cursor() as cur:
+            return [r for r in retention_store.retention_collections(cur) if ctx.can_read(r)]
+
+    def set_retention_days(self, name: str, days: int | None, ctx: RequestContext | None = None) -> dict:
+        """Keep the collection's documents `days` days after their last ingest or update (None: for ever); only a
+        caller who may change the collection (an operator in its tenant, an admin). Audited with before and after."""
+        ctx = ctx or self.system
+        days = check_retention_days(days)
+        row = self.writable(name, ctx)
+        with self.store.transaction() as cur:
+            current = collection_store.collection_by_id(cur, row["id"])
+            if current is None:  # deleted in between
+                raise NotFound(f"collection {name!r} does not exist", field="collection")
+            before = current["retention_days"]
+            if before != days:
+                collection_store.set_retention_days(cur, row["id"], days)
+                audit(cur, "collection.retention", row["name"], {"tenant": row["tenant"], "from": before, "to": days},
+                      ctx.user)
+        return {"name": row["name"], "tenant": row["tenant"], "retention_days": days}
+
     # --- ingest --------------------------------------------------------------------------
     def run_items(self, collection: str, items, total: int | None, label: str,
                   progress: Callable[[IngestEvent], None] | None, ctx: RequestContext | None = None) -> IngestReport:
@@ -170,17 +236,19 @@ class CorpusService:
             index = self.open_index(row)
             pipeline = IngestPipeline(
                 self.store, self.settings, row, index, self._parts.embedder, self._parts.counter,
-                index_lock=self.indexes.index_lock(row["id"]), redact=self._parts.ingest_redactor(), progress=progress,
+                index_lock=self.indexes.index_lock(row["id"]), redactor=self._parts.ingest_redactor(), progress=progress,
             )
             return pipeline.run(items, total=total, label=label)
 
     def ingest(self, paths: list[Path], collection: str | None = None,
                progress: Callable[[IngestEvent], None] | None = None,
-               ctx: RequestContext | None = None) -> IngestReport:
-        """Ingest files and folders (recursively, hidden entries skipped); one outcome per file, never stopping early."""
+               ctx: RequestContext | None = None, ocr: str | None = None) -> IngestReport:
+        """Ingest files and folders (recursively, hidden entries skipped); one outcome per file (and per attachment of
+        an e-mail), never stopping early. `ocr` (auto, always, off) for these files; default: the ocr setting."""
         collection = collection or self.settings.default_collection
         max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
-        items = [file_item(display, path, max_bytes) for display, path in expand_paths(paths)]
+        ocr = ocr or self.settings.ocr
+        items = [item for display, path in expand_paths(paths) for item in path_items(display, path, max_bytes, ocr)]
         return self.run_items(collection, items, len(items), " ".join(str(p) for p in paths), progress, ctx)
 
     def ingest_records(self, collection: str, records: Iterable[LoadedDocument],

@@ -1,6 +1,8 @@
-"""Uploads from the corpus browser: files kept under the data dir by their own names, ingested by `Platform.ingest` in a background thread."""
+"""Uploads from the corpus browser: files kept under the data dir by their own names, ingested by `Platform.ingest` in a
+background thread, with each file's step and the time left; the start-up warm-up of what a first ingest loads."""
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import threading
@@ -9,25 +11,74 @@ import uuid
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import BinaryIO, Callable, Sequence
 
 from backend.context import RequestContext
 from backend.ingest.items import FileOutcome, IngestEvent
+from backend.ingest.steps import step_label
+from backend.ingest.time_left import TimeLeft
 from backend.models import InputError
 from backend.store import collections as collection_store
 
 MB = 1024 * 1024
-_WARMED: "weakref.WeakSet" = weakref.WeakSet()
+# What the first ingest imports besides the models: the loaders (PDF: pypdf, pdfplumber, pypdfium2) and the indexes.
+_MODULES = ("backend.ingest.loaders", "pypdf", "pdfplumber", "pypdfium2", "backend.retrieval.dense",
+            "backend.retrieval.lexical")
+_WARMED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _WARM_LOCK = threading.Lock()
 
 
-def warm_up(platform) -> None:
-    """Load the embedding model on a background thread, once per platform, so a first upload need not wait for it."""
+@dataclass
+class WarmUp:
+    """The load of everything a first ingest needs, on a thread of its own; `durations` (s) per part once done."""
+
+    durations: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # a part that failed: the first ingest loads it and says why
+    _finished: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def ready(self) -> bool:
+        return self._finished.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.durations.items())
+        failed = "".join(f"; {name} failed: {error}" for name, error in self.errors.items())
+        return f"models warm in {sum(self.durations.values()):.1f} s ({parts}){failed}"
+
+    def _run(self, platform, on_done: Callable[[WarmUp], None] | None) -> None:
+        # Each part once, with a first call, so its lazy set-up (torch's first forward, spaCy's first document) is paid.
+        parts = (("embedder", lambda: platform.embedder.encode(["warm-up"])),
+                 ("tokenizer", lambda: platform.counter.count("warm-up")),
+                 ("personal data analyzer", lambda: platform.ingest_redactor().analyze("Jane Smith lives in Paris.")),
+                 ("loaders and indexes", lambda: [importlib.import_module(name) for name in _MODULES]))
+        try:
+            for name, load in parts:
+                started = time.perf_counter()
+                try:
+                    load()
+                except Exception as exc:  # noqa: BLE001 - warming is an optimisation, never a failure of its own
+                    self.errors[name] = f"{type(exc).__name__}: {exc}"
+                self.durations[name] = round(time.perf_counter() - started, 2)
+            if on_done is not None:  # before `ready`: whoever waits for it sees what on_done did (the server's log line)
+                on_done(self)
+        finally:
+            self._finished.set()
+
+
+def warm_up(platform, on_done: Callable[[WarmUp], None] | None = None) -> WarmUp:
+    """Start loading the embedding model, tokenizer, PII analyzer, loaders and index libraries on a background
+    thread, once per platform (the server does it at start), so a first upload does not wait for them.
+    `on_done(warm_up)` runs on that thread when it is finished (only for the call that started it)."""
     with _WARM_LOCK:
-        if platform in _WARMED:
-            return
-        _WARMED.add(platform)
-    threading.Thread(target=lambda: platform.embedder, name="embedder-warm-up", daemon=True).start()
+        warm = _WARMED.get(platform)
+        if warm is not None:
+            return warm
+        warm = _WARMED[platform] = WarmUp()
+    threading.Thread(target=warm._run, args=(platform, on_done), name="ingest-warm-up", daemon=True).start()
+    return warm
 
 
 def uploads_dir(platform, collection: str) -> Path:
@@ -51,10 +102,11 @@ def check_upload(name: str, size: int, upload_max_mb: float) -> str:
 def describe(outcome: FileOutcome) -> str:
     """What happened to one file, in a sentence that does not repeat the file's name."""
     chunks = f"{outcome.chunks} chunk{'' if outcome.chunks == 1 else 's'}"
+    notice = f"; {outcome.message}" if outcome.message else ""  # e.g. pages OCR could not read
     if outcome.outcome == "ingested":
-        return f"ingested: {chunks}"
+        return f"ingested: {chunks}{notice}"
     if outcome.outcome == "updated":
-        return f"new version {outcome.version}: {chunks}"
+        return f"new version {outcome.version}: {chunks}{notice}"
     if outcome.outcome == "unchanged":
         return f"already indexed, unchanged (version {outcome.version})"
     if outcome.outcome == "near-duplicate":
@@ -73,16 +125,19 @@ def describe(outcome: FileOutcome) -> str:
 
 @dataclass
 class UploadFile:
-    """One uploaded file's progress: waiting, read (queued for embedding), then its outcome."""
+    """One uploaded file's progress: waiting, read (queued for embedding), then its outcome; its step meanwhile."""
 
     name: str
     size: int
     state: str = "waiting"  # waiting | read | ingested | updated | unchanged | duplicate | near-duplicate | failed
     detail: str = "waiting"
     chunks: int = 0
+    step: str = ""  # the pipeline's step for it (backend/ingest/steps.py), "" before its turn
     document_id: int | None = None
     path: Path | None = None  # where it was stored (None: refused before ingest)
     previous: Path | None = None  # an earlier upload of the same name, put back if this one fails
+    attachment_of: str = ""  # an e-mail's attachment (its own document): the mail's name; it has no path of its own
+    source: str = ""  # an attachment: the name its ingest reports it under, "<mail's path> › <attachment>"
 
 
 @dataclass
@@ -91,13 +146,18 @@ class UploadJob:
 
     collection: str
     files: list[UploadFile]
+    ocr: str | None = None  # auto, always or off for these files; None: the settings' GROUNDWORK_OCR
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     run_id: int | None = None
     error: str = ""
-    ingesting: bool = False  # False until the pipeline starts (the model and the index load first)
+    ingesting: bool = False  # False until the pipeline starts (the models and the index load first)
+    models_were_warm: bool | None = None  # whether the warm-up had loaded everything when this job began
+    waited_for_models_s: float = 0.0  # how long it waited for the warm-up (0 when warm)
+    clock: Callable[[], float] = field(default=time.perf_counter, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
+    _time_left: TimeLeft | None = field(default=None, repr=False)
 
     @property
     def finished(self) -> bool:
@@ -122,28 +182,50 @@ class UploadJob:
             self._thread.join(timeout)
         return self.finished
 
+    def time_left(self) -> tuple[float, bool] | None:
+        """(seconds, complete) from this run's measured rates (see TimeLeft.estimate); None: no rate yet."""
+        if self._time_left is None or not self.ingesting or self.finished:
+            return None
+        with self._lock:
+            return self._time_left.estimate(self.clock())
+
+    def stages(self) -> dict[str, float]:
+        """Seconds spent so far: "models" (waiting for the warm-up), then per ingest step over all files."""
+        with self._lock:
+            spent = dict(self._time_left.stages) if self._time_left is not None else {}
+        return {"models": self.waited_for_models_s, **spent}
+
     # --- the run -------------------------------------------------------------------------
     def _on_event(self, event: IngestEvent) -> None:
         if event.kind == "start":
             self.ingesting = True
-        if event.kind not in ("loaded", "file"):
-            return
         with self._lock:
+            if self._time_left is not None:
+                self._time_left.observe(event, self.clock())
             item = self._by_path.get(event.path)
             if item is None:
                 return
-            if event.kind == "loaded":
-                item.state, item.detail = "read", "read; embedding"
-            elif event.outcome is not None:
+            if event.kind == "step" and item.state in ("waiting", "read") and event.step != "done":
+                item.step, item.detail = event.step, step_label(event.step, event.done, event.total)
+            elif event.kind == "loaded":
+                item.state, item.chunks = "read", event.chunks
+                item.step, item.detail = "", f"read: {event.chunks} chunk{'' if event.chunks == 1 else 's'}, waiting to embed"
+            elif event.kind == "file" and event.outcome is not None:
                 outcome = event.outcome
-                item.state, item.detail = outcome.outcome, describe(outcome)
+                item.step, item.state, item.detail = "", outcome.outcome, describe(outcome)
                 item.chunks, item.document_id = outcome.chunks, outcome.document_id
 
     def _run(self, platform) -> None:
         staged = [f for f in self.files if f.path is not None]
         paths = [f.path for f in staged if f.path is not None]  # every staged file has a path (mypy cannot see it)
+        warm = warm_up(platform)  # started at server start; here only if this process has not warmed up yet
+        self.models_were_warm = warm.ready
+        if not warm.ready:
+            started = self.clock()
+            warm.wait()
+            self.waited_for_models_s = round(self.clock() - started, 3)
         try:
-            report = platform.corpus.ingest(paths, self.collection, progress=self._on_event)
+            report = platform.corpus.ingest(paths, self.collection, progress=self._on_event, ocr=self.ocr)
             self.run_id = report.run_id
             by_path = {outcome.path: outcome for outcome in report.files}
             with self._lock:  # the report is the final word (events can be missed if a callback raised)
@@ -152,25 +234,63 @@ class UploadJob:
                     if outcome is not None:
                         item.state, item.detail = outcome.outcome, describe(outcome)
                         item.chunks, item.document_id = outcome.chunks, outcome.document_id
+                for item in self.files:
+                    if item.attachment_of:
+                        _settle_attachment(item, by_path.get(item.source))
         except Exception as exc:  # noqa: BLE001 - shown on the page; the files keep whatever state they reached
             self.error = f"ingest stopped: {exc}"
             with self._lock:
-                for item in staged:
+                for item in self.files:  # staged files and their attachments
                     if item.state in ("waiting", "read"):
                         item.state, item.detail = "failed", f"not ingested: {exc}"
         finally:
+            with self._lock:
+                for item in self.files:  # a step is the run's: none is under way once it is over
+                    item.step = ""
             _settle_files(staged)
             self.finished_at = time.time()
 
     def start(self, platform) -> "UploadJob":
         # Platform.ingest reports a file under its resolved path
         self._by_path = {str(f.path.resolve()): f for f in self.files if f.path is not None}
+        self._by_path.update(self._list_attachments(int(platform.settings.max_file_mb * MB)))
+        self._time_left = TimeLeft({path: item.size for path, item in self._by_path.items()})
         if not self._by_path:
             self.finished_at = time.time()
             return self
         self._thread = threading.Thread(target=self._run, args=(platform,), name="corpus-upload", daemon=True)
         self._thread.start()
         return self
+
+
+    def _list_attachments(self, max_bytes: int) -> dict[str, UploadFile]:
+        """Each uploaded e-mail's attachments as files of their own, right after their mail, waiting as it does
+        (ingest makes each its own document); by the name ingest reports each under."""
+        from backend.ingest.items import mail_attachment_sizes
+        from backend.ingest.loaders.email import ATTACHMENT_SEPARATOR
+
+        listed: dict[str, UploadFile] = {}
+        files: list[UploadFile] = []
+        for item in self.files:
+            files.append(item)
+            if item.path is None:  # refused before ingest
+                continue
+            mail = item.path.resolve()
+            for name, size in mail_attachment_sizes(mail, max_bytes):
+                source = f"{mail}{ATTACHMENT_SEPARATOR}{name}"
+                files.append(UploadFile(name=f"{item.name}{ATTACHMENT_SEPARATOR}{name}", size=size,
+                                        attachment_of=item.name, source=source))
+                listed[source] = files[-1]
+        self.files = files
+        return listed
+
+
+def _settle_attachment(item: UploadFile, outcome: FileOutcome | None) -> None:
+    if outcome is not None:
+        item.state, item.detail = outcome.outcome, describe(outcome)
+        item.chunks, item.document_id = outcome.chunks, outcome.document_id
+    elif item.state in ("waiting", "read"):  # listed at upload, then not found when its mail was read again
+        item.state, item.detail = "failed", "not ingested: no longer found in its mail"
 
 
 def _settle_files(items: Sequence[UploadFile]) -> None:
@@ -189,7 +309,7 @@ def _settle_files(items: Sequence[UploadFile]) -> None:
 
 
 def start_upload(platform, collection: str, files: Sequence[tuple[str, BinaryIO | bytes]],
-                 create: bool = False, ctx: RequestContext | None = None) -> UploadJob:
+                 create: bool = False, ctx: RequestContext | None = None, ocr: str | None = None) -> UploadJob:
     """Store the files under the collection's upload folder with their own names and start ingesting them.
 
     A refused file (bad name, over the upload limit) is reported as failed and never stops the others.
@@ -229,7 +349,7 @@ def start_upload(platform, collection: str, files: Sequence[tuple[str, BinaryIO 
                 data.seek(0)
                 shutil.copyfileobj(data, handle, 4 * MB)
         os.replace(temporary, item.path)
-    return UploadJob(collection=collection, files=items).start(platform)
+    return UploadJob(collection=collection, files=items, ocr=ocr).start(platform)
 
 
 def _size(handle: BinaryIO) -> int:

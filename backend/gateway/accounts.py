@@ -217,6 +217,9 @@ class Accounts:
                 audit(cur, "grant.revoke", collection, {"group": group, "tenant": group_row["tenant"]}, actor)
             return removed
 
+    def grants_cached(self, user: str) -> bool:
+        return self._grants.get(user) is not None
+
     def granted_collections(self, user: str) -> frozenset[str]:
         """The collections the user's groups are granted (of any tenant: RequestContext keeps it to theirs)."""
         granted = self._grants.get(user)

@@ -223,6 +223,10 @@ class AskResponse(BaseModel):
     tokens_in: int
     tokens_out: int
     cost_usd: float
+    tool_calls: list[dict[str, Any]] = Field(
+        default_factory=list, description="the agent step's tool calls, each a record as POST /api/v1/tools/{name} "
+        "returns it (tool, arguments, outcome, result, message, duration_ms, data, chunk_ids, writes, call_id); a "
+        "write (create_ticket) runs only for a key holding its scope, and is listed as forbidden otherwise")
 
 
 class Model(BaseModel):

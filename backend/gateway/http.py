@@ -21,6 +21,8 @@ from backend.gateway.http_documents import DocumentRoutes
 from backend.gateway.http_errors import EXCEPTION_HANDLERS, ServerErrors, read_json, read_query
 from backend.gateway.http_evaluation import EvaluationRoutes
 from backend.gateway.http_openai import OpenAIRoutes
+from backend.gateway.http_tickets import TicketRoutes
+from backend.gateway.http_tools import ToolRoutes
 from backend.gateway.http_traces import TraceRoutes
 from backend.gateway.openapi import openapi_document
 from backend.gateway.server_timing import ServerTiming
@@ -29,7 +31,8 @@ from backend.models import Answer, InputError
 
 def _ask_json(answer: Answer) -> dict:
     return {**answer_json(answer), "conversation_id": answer.conversation_id or None, "message_id": answer.message_id,
-            "tokens_in": answer.tokens_in, "tokens_out": answer.tokens_out, "cost_usd": answer.cost_usd}
+            "tokens_in": answer.tokens_in, "tokens_out": answer.tokens_out, "cost_usd": answer.cost_usd,
+            "tool_calls": answer.tool_calls}
 
 
 def _document_id(request: Request) -> int:
@@ -104,7 +107,7 @@ class RestRoutes:
         def answer() -> Answer:
             return self.gate.ask(caller, body.question, body.collection, body.conversation_id, mode=body.mode, k=body.k)
 
-        return JSON(_ask_json(await run_in_threadpool(answer)))
+        return JSON(_ask_json(await self.gate.answering(answer)))
 
     async def openapi(self, _request: Request) -> Response:
         return JSON(openapi_document())
@@ -151,7 +154,9 @@ def api_routes(provider: PlatformProvider) -> list[BaseRoute]:
     gate = Gate(provider)
     # One route group per resource; a path two groups share (GET and POST .../documents) is one route.
     rest = _one_route_per_path([route for group in (RestRoutes(gate), DocumentRoutes(gate), ConversationRoutes(gate),
-                                                    TraceRoutes(gate), EvaluationRoutes(gate)) for route in group.routes()])
+                                                    TraceRoutes(gate), EvaluationRoutes(gate), ToolRoutes(gate),
+                                                    TicketRoutes(gate))
+            for route in group.routes()])
     apps = [Starlette(routes=routes, middleware=[Middleware(ServerTiming), Middleware(ServerErrors)], exception_handlers=EXCEPTION_HANDLERS)
             for routes in (rest, OpenAIRoutes(gate).routes())]
     return [Mount("/api/v1", app=apps[0]), Mount("/v1", app=apps[1])]

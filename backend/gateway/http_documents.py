@@ -9,12 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from backend.corpus.personal_data import documents_with_value
 from backend.corpus.upload import UploadFile as StagedFile
 from backend.corpus.upload import start_upload
+from backend.gateway.api_models_corpus import PersonalDataQuery, UploadQuery
 from backend.gateway.gate import JSON, Caller, Gate
-from backend.gateway.http_errors import path_id
+from backend.gateway.http_errors import path_id, read_query
 from backend.gateway.http_uploads import read_upload_form, upload_parts
 from backend.ingest.items import OUTCOMES
+from backend.ingest.loaders.email import ATTACHMENT_SEPARATOR
 from backend.models import GroundworkError
 
 _RUN_FIELDS = ("id", "collection", "tenant", "label", "status", "started_at", "finished_at", "files_total", "files_ok",
@@ -30,7 +33,9 @@ def upload_status(outcome: str, chunks: int) -> str:
 
 def file_json(row: dict, name: str | None = None) -> dict:
     """One ingest_files row as the API's per-file outcome."""
+    mail, attached, _ = row["path"].partition(ATTACHMENT_SEPARATOR)
     return {"file": name or Path(row["path"]).name, "source": row["path"],
+            "attachment_of": Path(mail).name if attached else None,
             "status": upload_status(row["outcome"], row["chunks"] or 0), "outcome": row["outcome"],
             "document_id": row["document_id"], "chunks": row["chunks"] or 0, "message": row["message"] or "",
             "near_duplicate_of": row["near_duplicate_of"], "near_duplicate_title": row["near_duplicate_title"],
@@ -39,7 +44,8 @@ def file_json(row: dict, name: str | None = None) -> dict:
 
 def _refused_json(item: StagedFile) -> dict:
     """A file the upload refused before ingest (e.g. the second of two parts with one name): nothing was stored."""
-    return {"file": item.name, "source": None, "status": "failed", "outcome": "failed", "document_id": None,
+    return {"file": item.name, "source": None, "attachment_of": item.attachment_of or None, "status": "failed",
+            "outcome": "failed", "document_id": None,
             "chunks": 0, "message": item.detail, "near_duplicate_of": None, "near_duplicate_title": None,
             "similarity": None, "duration_ms": None}
 
@@ -51,7 +57,7 @@ def run_json(run: dict) -> dict:
 
 class DocumentRoutes:
     """/api/v1: collections/{name}/stats, uploads into collections/{name}/documents, ingest-runs/{id},
-    and DELETE documents/{id}."""
+    DELETE documents/{id}, and personal-data/documents?value= (which documents hold this e-mail, phone, name...)."""
 
     def __init__(self, gate: Gate):
         self.gate = gate
@@ -69,18 +75,19 @@ class DocumentRoutes:
         # The collection is the caller's and can take these files before a byte of them is read: 404, then 409.
         name = (await run_in_threadpool(corpus.collection_row, request.path_params["name"], caller.ctx))["name"]
         await run_in_threadpool(corpus.check_index_settings, name, caller.ctx)
+        ocr = read_query(request, UploadQuery).ocr
         form = await read_upload_form(request, limit)
         try:
             parts = upload_parts(form, limit)
-            result = await run_in_threadpool(self._ingest, caller, name, [(n, part.file) for n, part in parts])
+            result = await run_in_threadpool(self._ingest, caller, name, [(n, part.file) for n, part in parts], ocr)
         finally:
             await form.close()
         return JSON(result, status_code=201)
 
     @staticmethod
-    def _ingest(caller: Caller, collection: str, files: list[tuple[str, BinaryIO]]) -> dict:
+    def _ingest(caller: Caller, collection: str, files: list[tuple[str, BinaryIO]], ocr: str | None = None) -> dict:
         """The corpus browser's upload path (files kept under the data dir, a failed replacement put back), waited for."""
-        job = start_upload(caller.platform, collection, files, ctx=caller.ctx)
+        job = start_upload(caller.platform, collection, files, ctx=caller.ctx, ocr=ocr)
         job.wait()
         if job.error:
             raise GroundworkError(job.error + (f" (ingest run {job.run_id})" if job.run_id else ""))
@@ -88,7 +95,8 @@ class DocumentRoutes:
         recorded = {row["path"]: row for row in (run or {}).get("files", [])}
         files_json = []
         for item in job.files:
-            row = recorded.get(str(item.path.resolve())) if item.path is not None else None
+            # An e-mail's attachment has no file of its own: ingest reported it under its source.
+            row = recorded.get(item.source or (str(item.path.resolve()) if item.path is not None else ""))
             files_json.append(file_json(row, item.name) if row is not None else _refused_json(item))
         counts = {outcome: sum(1 for f in files_json if f["outcome"] == outcome) for outcome in OUTCOMES}
         return {"run_id": job.run_id, "collection": collection, "status": run["status"] if run else "finished",
@@ -113,10 +121,22 @@ class DocumentRoutes:
 
         return JSON(await run_in_threadpool(delete))
 
+    async def personal_data(self, request: Request) -> Response:
+        caller = await self.gate.caller(request, "/api/v1/personal-data/documents")
+        caller.platform.gateway.require_role(caller.identity, "operator")  # not analysts: see documents_with_value
+        query = read_query(request, PersonalDataQuery)
+        matches = await run_in_threadpool(documents_with_value, caller.platform, query.value, query.collection,
+                                          caller.ctx)
+        return JSON({"total": len(matches), "documents": [
+            {"id": m.document_id, "collection": m.collection, "title": m.title, "source": m.source,
+             "entity_types": m.entity_types, "findings": m.findings, "places": m.places} for m in matches]})
+
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/collections/{name}/stats", self.stats, methods=["GET"]),
             Route("/collections/{name}/documents", self.upload, methods=["POST"]),
             Route("/ingest-runs/{id}", self.ingest_run, methods=["GET"]),
             Route("/documents/{id}", self.delete, methods=["DELETE"]),
+            # Not /documents/personal-data: the GET /documents/{id} route before it would take that path.
+            Route("/personal-data/documents", self.personal_data, methods=["GET"]),
         ]

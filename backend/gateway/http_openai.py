@@ -67,7 +67,7 @@ class OpenAIRoutes:
             question, history = _question_and_history(body)
             if body.stream:
                 return await self._streamed(caller, body, question, history)
-            answer = await run_in_threadpool(self._answer, caller, body.model, question, history)
+            answer = await self.gate.answering(lambda: self._answer(caller, body.model, question, history))
         except InputError as exc:
             raise renamed(exc, _FIELDS) from exc
         return JSON({

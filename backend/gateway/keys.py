@@ -162,6 +162,11 @@ class Keys:
         return Identity(user=row["user"], tenant=row["tenant"], role=role, key_id=row["id"],
                         scopes=frozenset(row["scopes"]) & ROLE_SCOPES[role])
 
+    def cached_row(self, raw: str | None) -> dict | None:
+        """The authentication row of the key's prefix if it is cached (nothing read, nothing checked), else None."""
+        match = _KEY.match((raw or "").strip())
+        return self._rows.get(match.group(1)) if match else None
+
     def _row(self, prefix: str) -> dict | None:
         """The authentication row of the prefix: cached, else read (and cached unless a change came meanwhile).
         Unknown prefixes are never cached, so guessing cannot fill the cache."""

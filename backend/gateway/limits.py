@@ -11,6 +11,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from backend.gateway.identity import Identity, RateLimited
+from backend.gateway.limit_storage import SweptMemoryStorage
 from backend.settings import Settings
 
 _NAMESPACE = "groundwork"  # a Redis shared with other apps keeps our counters apart
@@ -25,7 +26,13 @@ class RateLimits:
         self._per_caller = RateLimitItemPerMinute(settings.rate_limit_per_minute, namespace=_NAMESPACE)
         self._per_route = RateLimitItemPerMinute(settings.route_limit_per_minute, namespace=_NAMESPACE)
         self._limiter: MovingWindowRateLimiter | None = None
+        self._tool_items: dict[int, RateLimitItemPerMinute] = {}
         self._lock = threading.Lock()
+
+    @property
+    def in_memory(self) -> bool:
+        """Counters in this process (no I/O to count a request), not in a shared store such as Redis."""
+        return self.settings.rate_limit_storage.strip().lower().startswith("memory://")
 
     @property
     def limiter(self) -> MovingWindowRateLimiter:
@@ -36,7 +43,7 @@ class RateLimits:
                     # and its reset time is when the oldest counted request leaves the window: the Retry-After.
                     uri = self.settings.rate_limit_storage
                     try:
-                        storage = storage_from_string(uri)
+                        storage = SweptMemoryStorage(uri) if self.in_memory else storage_from_string(uri)
                     except ConfigurationError as exc:  # unknown scheme, or its client (e.g. redis) not installed
                         raise ValueError(f"GROUNDWORK_RATE_LIMIT_STORAGE {uri!r}: {exc}") from None
                     self._limiter = MovingWindowRateLimiter(storage)
@@ -57,6 +64,15 @@ class RateLimits:
         for item, ids, who in buckets:
             if not limiter.hit(item, *ids):  # another thread took the last one between test and hit
                 raise self._limited(item, ids, who)
+
+    def check_tool(self, identity: Identity, tool: str, per_minute: int) -> None:
+        """Count one call of `tool` by this user, or RateLimited (nothing counted) past `per_minute`."""
+        item = self._tool_items.get(per_minute)
+        if item is None:
+            item = self._tool_items.setdefault(per_minute, RateLimitItemPerMinute(per_minute, namespace=_NAMESPACE))
+        ids = ("tool", tool, identity.user)
+        if not self.limiter.hit(item, *ids):
+            raise self._limited(item, ids, f"tool {tool} by user {identity.user!r}")
 
     def _limited(self, item: RateLimitItemPerMinute, ids: tuple[str, ...], who: str) -> RateLimited:
         reset = self.limiter.get_window_stats(item, *ids).reset_time

@@ -45,7 +45,7 @@ class MeteredChat:
         self.admit(identity, route)
         ctx = ctx or self.gateway.context_for(identity)
         with server_timing.measure():  # the core's share of an API request's time (its Server-Timing header)
-            answer = self.chat.ask(question, collection, conversation_id, ctx=ctx, **options)
+            answer = self.chat.ask(question, collection, conversation_id, ctx=ctx, identity=identity, **options)
         self.record(identity, answer)
         return answer
 
@@ -62,7 +62,7 @@ class MeteredChat:
                 on_answer(answer)
 
         return self.chat.ask_stream(question, collection, conversation_id, on_answer=finished,
-                                    ctx=ctx or self.gateway.context_for(identity), **options)
+                                    ctx=ctx or self.gateway.context_for(identity), identity=identity, **options)
 
 
 def metered_chat(platform) -> MeteredChat:

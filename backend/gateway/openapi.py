@@ -11,25 +11,32 @@ from backend.gateway import api_models as m
 from backend.gateway import api_models_corpus as mc
 from backend.gateway import api_models_evaluation as me
 from backend.gateway import api_models_history as mh
+from backend.gateway import api_models_tickets as mk
+from backend.gateway import api_models_tools as mt
 from backend.gateway.http_uploads import MAX_FILES
 
 _REQUESTS: list[type[BaseModel]] = [m.SearchRequest, m.AskRequest, m.ChatCompletionRequest, m.FeedbackRequest,
-                                    m.CreateCollectionRequest, mh.RenameConversationRequest]
+                                    m.CreateCollectionRequest, mh.RenameConversationRequest, mt.ToolCallRequest,
+                                    mk.TicketStatusChange]
 _MORE_RESPONSES: list[type[BaseModel]] = [mc.CollectionStats, mc.UploadResult, mc.IngestRun, mc.DeletedDocument,
+                                          mc.PersonalDataDocuments,
                                           mh.Feedback, mh.ConversationList, mh.Conversation, mh.TraceList, mh.Trace,
-                                          mh.ConversationSummary, mh.DeletedConversation, mh.ConversationExport]
+                                          mh.ConversationSummary, mh.DeletedConversation, mh.ConversationExport,
+                                          mt.ToolList, mt.ToolCallRecord, mt.ToolRefusal, mk.Ticket, mk.TicketList]
 _RESPONSES: list[type[BaseModel]] = [m.ErrorBody, m.Health, m.Collection, m.CollectionList, m.DocumentList, m.Document,
                                      m.SearchResponse, m.AskResponse, m.ModelList, m.ChatCompletion, *me.RESPONSES]
 _ERRORS = {
     400: "bad input; `error.field` names the field",
     401: "no API key, or an unknown, expired or revoked one",
     403: "the key may not do this (its scopes or role)",
-    404: "no such collection, document, run, conversation, message or trace (or not one the caller may read)",
+    404: "no such collection, document, run, conversation, message, trace, tool or ticket (or not one the caller "
+         "may read)",
     409: "the current state refuses it: a name already taken, a document already deleted, a collection indexed with "
          "other settings",
     413: "request body too large (an upload: a file over the upload limit, named)",
     422: "the body or query does not match its schema; `error.field` names the first bad field",
     429: "rate limit or monthly quota reached; see Retry-After",
+    504: "the tool gave no result within its timeout",
 }
 
 
@@ -61,11 +68,13 @@ def _more_paths(ref: Callable[[type[BaseModel]], dict], name: dict, document_id:
         "type": "object", "required": ["file"], "additionalProperties": False,
         "properties": {"file": {"type": "array", "minItems": 1, "maxItems": MAX_FILES,
                                 "items": {"type": "string", "format": "binary"},
-                                "description": "one part named `file` per file (pdf, docx, html, md, txt, csv, xlsx), "
+                                "description": "one part named `file` per file (pdf, docx, pptx, html, md, txt, csv, "
+                                               "xlsx, eml, msg, png, jpeg, tiff), "
                                                "each within the server's upload limit (GROUNDWORK_UPLOAD_MAX_MB)"}}}}}
     upload = _operation("uploadDocuments", "Ingest the files sent as multipart parts named `file` (needs the 'ingest' "
                         "scope; operators and admins of the collection's tenant): the run id and one outcome per file",
-                        _created(ref(mc.UploadResult)), 404, 409, 413, parameters=[name])
+                        _created(ref(mc.UploadResult)), 404, 409, 413, 422,
+                        parameters=[name, *_query_parameters(mc.UploadQuery)])
     upload["requestBody"] = {"required": True, "content": files}
     return {
         "/api/v1/collections/{name}/stats": {"get": _operation(
@@ -79,6 +88,11 @@ def _more_paths(ref: Callable[[type[BaseModel]], dict], name: dict, document_id:
             "deleteDocument", "Delete a document: its chunks leave the indexes, its versions stay recorded, the audit "
             "log names the caller (needs the 'ingest' scope; operators and admins)", _ok(ref(mc.DeletedDocument)),
             404, 409, parameters=[document_id])},
+        "/api/v1/personal-data/documents": {"get": _operation(
+            "findPersonalData", "Which of the caller's documents hold this e-mail address, phone number, name or IBAN "
+            "(its salted hash against the findings recorded at ingest): where, by chunk and page (operators and "
+            "admins)", _ok(ref(mc.PersonalDataDocuments)), 404, 422,
+            parameters=[{**p, "required": p["name"] == "value"} for p in _query_parameters(mc.PersonalDataQuery)])},
         "/api/v1/feedback": {"post": _operation(
             "rateAnswer", "Rate one of the caller's own answers (needs the 'ask' scope)", _ok(ref(mh.Feedback)),
             404, 413, 422, body=ref(m.FeedbackRequest))},
@@ -109,6 +123,40 @@ def _more_paths(ref: Callable[[type[BaseModel]], dict], name: dict, document_id:
             "getTrace", "One request's trace with its spans and the chunks it retrieved", _ok(ref(mh.Trace)), 404,
             parameters=[{"name": "trace_id", "in": "path", "required": True, "schema": {"type": "string"},
                          "description": "trace id"}])},
+    }
+
+
+def _tool_paths(ref: Callable[[type[BaseModel]], dict]) -> dict[str, dict[str, Any]]:
+    """The tools: listed for the caller, and one called through the guarded executor (a refusal carries its record)."""
+    tool_name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+                 "description": "tool name, as GET /api/v1/tools lists it"}
+    call = _operation("callTool", "Call one tool as the key's user (its role, scopes and collections), through every "
+                      "guard: schema, size, rate limit, timeout; audited. A write tool (create_ticket) needs a key "
+                      "holding its scope", _ok(ref(mt.ToolCallRecord)), 404, 413, 422, 504, body=ref(mt.ToolCallRequest),
+                      parameters=[tool_name])
+    for code in ("403", "404", "422", "429", "504"):
+        call["responses"][code]["content"]["application/json"]["schema"] = ref(mt.ToolRefusal)
+    return {
+        "/api/v1/tools": {"get": _operation("listTools", "The tools the caller may call, each with the JSON schema of "
+                                            "its arguments", _ok(ref(mt.ToolList)))},
+        "/api/v1/tools/{name}": {"post": call},
+    }
+
+
+def _ticket_paths(ref: Callable[[type[BaseModel]], dict]) -> dict[str, dict[str, Any]]:
+    """The ticket desk: tickets listed and read as the caller may, closed and reopened by operators and admins."""
+    ticket_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}, "description": "ticket id"}
+    return {
+        "/api/v1/tickets": {"get": _operation(
+            "listTickets", "Tickets create_ticket opened, newest first: operators and admins see their tenants', "
+            "anyone else the ones they opened", _ok(ref(mk.TicketList)), 422,
+            parameters=_query_parameters(mk.TicketsQuery))},
+        "/api/v1/tickets/{id}": {"get": _operation(
+            "getTicket", "One ticket the caller may read", _ok(ref(mk.Ticket)), 404, parameters=[ticket_id]),
+            "patch": _operation(
+            "setTicketStatus", "Close or reopen a ticket (needs the 'tickets' scope; operators and admins of its "
+            "tenant); audited", _ok(ref(mk.Ticket)), 404, 413, 422, body=ref(mk.TicketStatusChange),
+            parameters=[ticket_id])},
     }
 
 
@@ -190,7 +238,8 @@ def openapi_document() -> dict[str, Any]:
             "evaluationLeaderboard", "Finished runs ranked by a metric", _ok(ref(me.Leaderboard)), 404, 422,
             parameters=_query_parameters(me.LeaderboardQuery))},
     }
-    for path, operations in _more_paths(ref, name, document_id).items():
+    for path, operations in {**_more_paths(ref, name, document_id), **_tool_paths(ref),
+                            **_ticket_paths(ref)}.items():
         paths.setdefault(path, {}).update(operations)
     return {
         "openapi": "3.1.0",

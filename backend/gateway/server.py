@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from backend.platform import Platform
 
 logger = logging.getLogger(__name__)
+# uvicorn's own logger, whose INFO lines ("Application startup complete.") the server's log shows
+server_log = logging.getLogger("uvicorn.error")
 _platform: Platform | None = None
 
 
@@ -35,6 +37,7 @@ def _build() -> Platform:
     except BaseException:
         platform.close()
         raise
+    platform.retention.start()  # the server is the long-lived process: its timer applies retention hourly
     return platform
 
 
@@ -70,10 +73,19 @@ def _withdraw_for_cli(platform: Platform, key_id: int | None) -> None:
         logger.warning("could not withdraw %s: %s", discovery.FILE_NAME, exc)
 
 
+def _warm_up(platform: Platform) -> None:
+    """The embedding model, tokenizer, PII analyzer and loaders load now, on a thread: not on the first upload, and
+    without holding up the start (/api/v1/health answers meanwhile)."""
+    from backend.corpus.upload import warm_up
+
+    warm_up(platform, on_done=lambda warm: server_log.info("%s", warm.summary()))
+
+
 @asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
     """Open the store once for the whole process (DuckDB allows one writing process), create the first accounts
-    on a fresh data dir, tell the local CLI where the server is (server.json), and undo both on shutdown."""
+    on a fresh data dir, tell the local CLI where the server is (server.json), warm up what a first upload loads
+    (in the background), and undo the first two on shutdown."""
     platform = await run_in_threadpool(_build)
     try:
         key_id = await run_in_threadpool(_publish_for_cli, platform)
@@ -81,6 +93,7 @@ async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         await run_in_threadpool(platform.close)
         raise
     _register(platform)
+    _warm_up(platform)
     try:
         yield {"platform": platform}
     finally:

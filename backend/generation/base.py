@@ -28,6 +28,7 @@ class GenerationRequest:
     summary: str = ""  # redacted summary of older turns
     history: list[dict] = field(default_factory=list)  # redacted recent turns as chat messages
     max_tokens: int = 400
+    tool_results: str = ""  # what the agent step's tools returned (redacted), for an LLM to answer from too
 
 
 @dataclass

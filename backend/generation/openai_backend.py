@@ -71,7 +71,8 @@ class OpenAIGenerator:
         return GenerationStream(self._run(request))
 
     def _run(self, request: GenerationRequest):
-        messages = answer_messages(request.question, request.passages, request.summary, request.history)
+        messages = answer_messages(request.question, request.passages, request.summary, request.history,
+                                   request.tool_results)
         produced: list[str] = []
         usage = None
         deltas = 0  # content deltas streamed: the completion tokens of a server that reports no usage

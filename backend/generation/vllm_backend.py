@@ -89,7 +89,8 @@ class VLLMGenerator:
         return GenerationStream(self._run(request))
 
     def _run(self, request: GenerationRequest):
-        messages = answer_messages(request.question, request.passages, request.summary, request.history)
+        messages = answer_messages(request.question, request.passages, request.summary, request.history,
+                                   request.tool_results)
         output = self._chat(messages, request.max_tokens)
         completion = output.outputs[0]
         text = completion.text.strip()

@@ -82,7 +82,7 @@ def _normalise_sections(text: str, sections: list[Section]) -> list[Section]:
             continue
         if start > cursor:
             result.append(Section(cursor, start))
-        result.append(Section(start, end, section.page, section.heading_path))
+        result.append(Section(start, end, section.page, section.heading_path, section.ocr_confidence))
         cursor = end
     if cursor < len(text):
         result.append(Section(cursor, len(text)))
@@ -106,9 +106,9 @@ def _cut_long_section(text: str, section: Section) -> list[Section]:
             cut = text.rfind(" ", start + BLOCK_CHARS // 2, limit)
         if cut < 0:
             cut = limit
-        pieces.append(Section(start, cut, section.page, section.heading_path))
+        pieces.append(Section(start, cut, section.page, section.heading_path, section.ocr_confidence))
         start = cut
-    pieces.append(Section(start, section.end, section.page, section.heading_path))
+    pieces.append(Section(start, section.end, section.page, section.heading_path, section.ocr_confidence))
     return pieces
 
 
@@ -158,6 +158,7 @@ def chunk_text(
                     token_count=pieces,
                     page=section.page,
                     heading_path=tuple(section.heading_path),
+                    ocr_confidence=section.ocr_confidence,
                 )
             )
     return chunks

@@ -9,7 +9,10 @@ from backend.ingest.clean import clean_text
 from backend.models import InputError, LoadedDocument
 
 OUTCOMES = ("ingested", "updated", "unchanged", "duplicate", "near-duplicate", "failed")
-KEPT_FILES = frozenset({"application/pdf"})  # formats whose original bytes are stored: a PDF's pages are shown
+# Formats whose original bytes are stored with each version: a PDF's pages are shown (page images), and a CSV's
+# or XLSX's rows are queried as rows by the query_table tool (the indexed text has them only as rendered lines).
+KEPT_FILES = frozenset({"application/pdf", "text/csv",
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
 # Outcomes that leave a stored, searchable document behind (a skipped near-duplicate has no document_id).
 _STORED = {"ingested", "updated"}
 @dataclass
@@ -38,15 +41,18 @@ class FileOutcome:
 
 @dataclass
 class IngestEvent:
-    """Progress of a run: `start`, `loaded` (a file read, waiting for its batch), `file` (its outcome is final),
-    `saved` (indexes written to disk), `finish`."""
+    """Progress of a run: `start`, `step` (a file's step: reading, ocr, personal data, chunking, embedding, writing,
+    done), `loaded` (a file read and chunked, waiting for its batch), `file` (its outcome is final), `saved` (indexes
+    written to disk), `finish`."""
 
     kind: str
-    done: int = 0  # files with a final outcome so far
-    total: int | None = None  # files in the run when known
+    done: int = 0  # files with a final outcome so far; for a `step`, the step's units done (pages, chunks)
+    total: int | None = None  # files in the run when known; for a `step`, its units in all (None: it does not count)
     path: str = ""
     outcome: FileOutcome | None = None
     message: str = ""
+    step: str = ""  # a `step` event's step
+    chunks: int = 0  # a `loaded` file's chunks (what its batch will embed)
 
 
 @dataclass
@@ -119,15 +125,15 @@ def expand_paths(paths: Iterable[Path | str]) -> Iterator[tuple[str, Path | None
             yield str(path.resolve()), path.resolve()
 
 
-def file_item(display: str, path: Path | None, max_bytes: int) -> IngestItem:
-    """An ingest item for a path from `expand_paths` (None: it does not exist)."""
+def file_item(display: str, path: Path | None, max_bytes: int, ocr: str = "auto") -> IngestItem:
+    """An ingest item for a path from `expand_paths` (None: it does not exist); `ocr` as load_file takes it."""
 
     def load() -> LoadedDocument:
         from backend.ingest.loaders import load_file
 
         if path is None:
             raise InputError(f"{display}: no such file or directory")
-        document = load_file(path, max_bytes)
+        document = load_file(path, max_bytes, ocr)
         document.source = str(path)
         document.metadata.setdefault("size_bytes", path.stat().st_size)
         if document.mime_type in KEPT_FILES:
@@ -135,10 +141,64 @@ def file_item(display: str, path: Path | None, max_bytes: int) -> IngestItem:
                 original = path.read_bytes()
             except OSError:
                 return document  # read a moment ago; without its bytes it just has no page images
-            return LoadedFile(**{f.name: getattr(document, f.name) for f in fields(document)}, original=original)
+            return _with_original(document, original)
         return document
 
     return display, load
+
+
+def _with_original(document: LoadedDocument, original: bytes) -> LoadedFile:
+    return LoadedFile(**{f.name: getattr(document, f.name) for f in fields(document)}, original=original)
+
+
+def path_items(display: str, path: Path | None, max_bytes: int, ocr: str = "auto") -> list[IngestItem]:
+    """The ingest items of a path from `expand_paths`: the file, and after an e-mail (.eml, .msg) one item per
+    attachment, "<mail> › <attachment>", each its own document whose source is the mail's path plus that tail
+    (stable, so ingesting the mail again updates them). A mail that cannot be read lists none: its own item fails."""
+    items = [file_item(display, path, max_bytes, ocr)]
+    if path is None:
+        return items
+    from backend.ingest.loaders.email import ATTACHMENT_SEPARATOR, mail_attachments
+
+    names = [name for name, _ in mail_attachment_sizes(path, max_bytes)]
+    # Parsed again when the first attachment loads, not kept from now: a folder of mails would otherwise hold every
+    # attachment's bytes in memory until its turn. Each is dropped once loaded.
+    pending: dict[str, bytes] = {}
+
+    def attachment_item(name: str) -> IngestItem:
+        def load() -> LoadedDocument:
+            from backend.ingest.loaders import load_bytes
+
+            label = f"{path.name}{ATTACHMENT_SEPARATOR}{name}"
+            if not pending:
+                pending.update((a.name, a.data) for a in mail_attachments(path.read_bytes(), path.suffix))
+            data = pending.pop(name, None)
+            if data is None:
+                raise InputError(f"{label}: no longer attached (the mail changed after it was listed)")
+            document = load_bytes(data, label, max_bytes, ocr, source=f"{path}{ATTACHMENT_SEPARATOR}{name}")
+            if document.title == Path(label).stem:  # no title of its own: the attachment's name, not the mail's
+                document.title = Path(name.rpartition(ATTACHMENT_SEPARATOR)[2]).stem
+            document.metadata.update(attached_to=str(path), attachment=name, size_bytes=len(data))
+            return _with_original(document, data) if document.mime_type in KEPT_FILES else document
+
+        return f"{display}{ATTACHMENT_SEPARATOR}{name}", load
+
+    return items + [attachment_item(name) for name in names]
+
+
+def mail_attachment_sizes(path: Path, max_bytes: int) -> list[tuple[str, int]]:
+    """(name, size) of each attachment of an e-mail file, nested mails' after theirs; none for any other file, and
+    none for a mail that cannot be read (its own item fails with the reason)."""
+    from backend.ingest.loaders.email import MAIL_EXTENSIONS, mail_attachments
+
+    if path.suffix.lower() not in MAIL_EXTENSIONS:
+        return []
+    try:
+        if path.stat().st_size > max_bytes:
+            return []
+        return [(a.name, len(a.data)) for a in mail_attachments(path.read_bytes(), path.suffix)]
+    except Exception:  # noqa: BLE001 - unreadable, or no mail at all
+        return []
 
 
 def record_item(document: LoadedDocument) -> IngestItem:

@@ -14,33 +14,19 @@ from backend.ingest.chunking import chunk_text, embedding_text
 from backend.ingest.clean import content_hash
 from backend.ingest.dedupe import NearDuplicateIndex, minhash_signature
 from backend.ingest.items import FileOutcome, IngestEvent, IngestItem, IngestReport, LoadedFile
-from backend.models import ChunkSpan, InputError, LoadedDocument, Section
+from backend.ingest.personal_data import Finding, collection_mode, locate, redact_csv, redact_found, scan
+from backend.ingest.progress import reporting
+from backend.ingest.steps import embed_in_slices
+from backend.models import ChunkSpan, InputError, LoadedDocument
 from backend.settings import Settings
 from backend.store import chunks as chunk_store
 from backend.store import collections as collection_store
 from backend.store import document_files as document_file_store
+from backend.store import document_pii as document_pii_store
 from backend.store import documents as document_store
 from backend.store import ingest_runs as ingest_run_store
 from backend.store.db import Store
 from backend.store.sequences import allocate_ids
-
-
-def redact_document(document: LoadedDocument, redact: Callable[[str], str]) -> LoadedDocument:
-    """Redact a document piece by piece so section offsets stay true after the text changes length."""
-    bounds = sorted({0, len(document.text), *(s.start for s in document.sections), *(s.end for s in document.sections)})
-    pieces, new_pos = [], {}
-    position = 0
-    for start, end in zip(bounds, bounds[1:]):
-        new_pos[start] = position
-        piece = redact(document.text[start:end]) if end > start else ""
-        pieces.append(piece)
-        position += len(piece)
-    new_pos[len(document.text)] = position
-    sections = [Section(new_pos[s.start], new_pos[s.end], s.page, s.heading_path) for s in document.sections]
-    return LoadedDocument(
-        source=document.source, title=document.title, mime_type=document.mime_type, text="".join(pieces),
-        sections=sections, metadata={**document.metadata, "redacted": True},
-    )
 
 
 @dataclass
@@ -56,7 +42,9 @@ class _Pending:
     existing: dict | None  # the active document row this becomes a new version of
     size_bytes: int | None
     started: float
-    original: bytes | None = None  # a PDF's bytes, stored with its version for page images
+    original: bytes | None = None  # a KEPT_FILES original (PDF, CSV, XLSX), stored with its version
+    findings: list[Finding] | None = None  # personal data in the stored text, each with its chunk's ordinal
+    redacted: bool = False  # the stored text (and original) had its personal data replaced
 
 
 class IngestPipeline:
@@ -66,10 +54,13 @@ class IngestPipeline:
     embeddings) and bumps the collection's index version; only then are FAISS and BM25 updated, and
     they are saved every `settings.ingest_save_every` documents and at the end. A crash between the
     two leaves DuckDB ahead of the indexes, which `recovery.reconcile` repairs from the stored embeddings.
+
+    With a `redactor`, each stored document's personal data is found (one analysis of its text) and recorded in
+    the transaction of its chunks; a collection set to 'redact' (pii_at_ingest) stores the text redacted as well.
     """
 
     def __init__(self, store: Store, settings: Settings, collection: dict, index, embedder, counter,
-                 index_lock: threading.RLock | None = None, redact: Callable[[str], str] | None = None,
+                 index_lock: threading.RLock | None = None, redactor=None,
                  progress: Callable[[IngestEvent], None] | None = None):
         self.store = store
         self.settings = settings
@@ -78,7 +69,8 @@ class IngestPipeline:
         self.embedder = embedder
         self.counter = counter
         self.index_lock = index_lock or nullcontext()
-        self.redact = redact
+        self.redactor = redactor
+        self.redacts = redactor is not None and collection_mode(collection, settings) == "redact"
         self.progress = progress
         self.batch_docs = max(1, settings.ingest_batch_docs)
         self.batch_chunks = max(1, settings.embedding_batch_size * 8)
@@ -131,12 +123,16 @@ class IngestPipeline:
         if self.progress is not None:
             self.progress(event)
 
+    def _step(self, path: str, step: str, done: int | None = None, total: int | None = None) -> None:
+        self._emit(IngestEvent("step", done=done or 0, total=total, path=path, step=step))
+
     def _final(self, outcome: FileOutcome, started: float, recorded: bool = False) -> None:
-        outcome.duration_ms = round((time.perf_counter() - started) * 1000, 2)
         self._positions.setdefault(id(outcome), self._position)
         self.report.files.append(outcome)
-        if not recorded:  # batch outcomes are written inside their batch's transaction
+        if not recorded:  # batch outcomes are written inside their batch's transaction, their duration set there
+            outcome.duration_ms = round((time.perf_counter() - started) * 1000, 2)
             self._unrecorded.append(outcome)
+        self._step(outcome.path, "done")
         self._emit(IngestEvent("file", done=len(self.report.files), total=self._total, path=outcome.path, outcome=outcome))
 
     # --- state the run dedupes against: the collection's active documents, kept current in memory ------
@@ -166,7 +162,10 @@ class IngestPipeline:
         self._position = self._seen
         self._seen += 1
         try:
-            document = load()
+            self._step(name, "reading")
+            # The loader's own steps (OCR page i of n) reach the listener through backend/ingest/progress.py.
+            with reporting(None if self.progress is None else lambda step, done, total: self._step(name, step, done, total)):
+                document = load()
             pending = self._prepare(name, document, started)
         except InputError as exc:
             self._final(FileOutcome(path=name, outcome="failed", message=str(exc)), started)
@@ -177,12 +176,20 @@ class IngestPipeline:
             return
         if pending is not None:
             self._pending.append(pending)
-            self._emit(IngestEvent("loaded", done=len(self.report.files), total=self._total, path=name))
+            self._emit(IngestEvent("loaded", done=len(self.report.files), total=self._total, path=name,
+                                   chunks=len(pending.spans)))
 
     def _prepare(self, name: str, document: LoadedDocument, started: float) -> _Pending | None:
         original = document.original if isinstance(document, LoadedFile) else None  # records have no file
-        if self.redact is not None:
-            document = redact_document(document, self.redact)
+        findings = None
+        if self.redacts:  # before the content hash: the redacted text is what is stored and compared
+            self._step(name, "personal data")
+            found = scan(self.redactor, self.settings.data_dir, document.text)
+            values = {document.text[f.start:f.end]: f.entity_type for f in found}
+            document, findings = redact_found(document, found, self.redactor)
+            # A CSV's cells are redacted as its text was; a PDF or XLSX cannot be, so its original is not kept.
+            original = redact_csv(original, values, self.redactor) \
+                if original is not None and document.mime_type == "text/csv" else None
         text = document.text
         if not text.strip():
             raise InputError(f"{name}: no text to index (the file is empty or has no extractable text)")
@@ -211,7 +218,9 @@ class IngestPipeline:
             ), started)
             return None
         signature = minhash_signature(text)
-        outcome = FileOutcome(path=name, outcome="updated" if existing else "ingested", title=title)
+        # A file read only in part (pages OCR could not read) is stored, and its outcome says what is missing.
+        notice = str(document.metadata.get("ocr_notice") or "")
+        outcome = FileOutcome(path=name, outcome="updated" if existing else "ingested", title=title, message=notice)
         self._positions[id(outcome)] = self._position
         if existing is None:
             matches = self._near.query(signature)
@@ -230,10 +239,16 @@ class IngestPipeline:
                     self._final(outcome, started)
                     return None
                 outcome.message = f"near-duplicate of document {near_id} ({near_title!r}, similarity {similarity:.2f}); kept"
+        self._step(name, "chunking")
         spans = chunk_text(text, document.sections, self.counter, self.settings.chunk_tokens, self.settings.chunk_overlap,
                            model_window=getattr(self.embedder, "max_tokens", 256))
         if not spans:
             raise InputError(f"{name}: no text to index after chunking")
+        if self.redactor is not None:  # only now in 'flag' mode: an unchanged or duplicate file is never analysed
+            if findings is None:
+                self._step(name, "personal data")
+            findings = locate(findings if findings is not None else scan(self.redactor, self.settings.data_dir, text),
+                              spans, document.sections)
         if existing is not None:
             document_id = existing["id"]
         else:
@@ -250,7 +265,7 @@ class IngestPipeline:
                        old_hash=(existing or {}).get("content_hash"))
         return _Pending(outcome=outcome, document=document, content_hash=digest, minhash=signature, spans=spans,
                         document_id=document_id, existing=existing, size_bytes=size, started=started,
-                        original=original)
+                        original=original, findings=findings, redacted=self.redacts)
 
     def _remember(self, document_id, source, title, digest, version, signature, old_hash=None) -> None:
         if old_hash and self._by_hash.get(old_hash, (None,))[0] == document_id:
@@ -271,7 +286,15 @@ class IngestPipeline:
                 texts.append(embedding_text(pending.document.title, span.heading_path, span.text))
                 owners.append(pending)
         try:
-            vectors = self.embedder.encode(texts, batch_size=self.settings.embedding_batch_size)
+            if self.progress is None:
+                vectors = self.embedder.encode(texts, batch_size=self.settings.embedding_batch_size)
+            else:  # in slices, so each file's "embedding" step counts its chunks as they are done
+                vectors = embed_in_slices(
+                    lambda part: self.embedder.encode(part, batch_size=self.settings.embedding_batch_size), texts,
+                    [o.outcome.path for o in owners], self.settings.embedding_batch_size,
+                    lambda path, done, total: self._step(path, "embedding", done, total))
+            for pending in batch:
+                self._step(pending.outcome.path, "writing")
             removed_ids, chunk_ids = self._write(batch, vectors)
         except Exception as exc:  # noqa: BLE001 - the transaction rolled back: this batch is not stored
             self._load_state()
@@ -337,16 +360,32 @@ class IngestPipeline:
                 chunk_ids, doc_ids, versions, collection_id, tenant, ordinals, [s.text for s in spans],
                 [s.token_count for s in spans], [s.char_start for s in spans], [s.char_end for s in spans],
                 [s.page for s in spans], [s.heading_path for s in spans], vectors,
+                ocr_confidences=[s.ocr_confidence for s in spans],
             ))
+            self._write_findings(cur, batch, chunk_ids)
             collection_store.bump_index_version(cur, collection_id)
             for p in batch:
                 p.outcome.document_id = p.document_id
                 p.outcome.chunks = len(p.spans)
+                p.outcome.duration_ms = round((time.perf_counter() - p.started) * 1000, 2)  # as recorded in the run
             ingest_run_store.record_files(cur, self.report.run_id,
                                           [o.to_dict() for o in self._unrecorded] + [p.outcome.to_dict() for p in batch])
         self._unrecorded = []
         self._replace_placeholders(placeholders, batch)
         return removed, chunk_ids
+
+    @staticmethod
+    def _write_findings(cur, batch: list[_Pending], chunk_ids: list[int]) -> None:
+        """Each analysed document's findings with their chunk ids (the batch's chunks are numbered in order),
+        replacing its earlier version's."""
+        scans, rows, first = [], [], 0
+        for p in batch:
+            if p.findings is not None and p.outcome.version is not None:
+                scans.append((p.document_id, p.outcome.version, p.redacted))
+                rows += [(p.document_id, p.outcome.version, chunk_ids[first + f.chunk] if f.chunk is not None else None,
+                          f.entity_type, f.start, f.end, f.page, f.score, f.value_hash) for f in p.findings]
+            first += len(p.spans)
+        document_pii_store.write_findings(cur, scans, rows)
 
     def _replace_placeholders(self, placeholders: dict[int, int], batch: list[_Pending]) -> None:
         """Once committed, the batch's new documents are known to the dedupe state by their real ids."""

@@ -12,7 +12,7 @@ REQUEST_SPAN = "rag.ask"  # the root span of one question (drift reads only thes
 # Stage names the hot path uses, in pipeline order (dashboards sort stages by this).
 STAGES = (
     "redact", "contextualize", "cache_lookup", "embed_query", "bm25", "dense",
-    "fuse", "rerank", "compress", "generate", "verify", "redact_answer",
+    "fuse", "rerank", "compress", "agent", "generate", "verify", "redact_answer",
 )
 _POSITIONS = {stage: position for position, stage in enumerate(STAGES)}
 
@@ -26,7 +26,7 @@ def stage_order(stage: str) -> int:
 STAGE_LABELS = {
     "redact": "redact question", "contextualize": "contextualize", "embed_query": "embed query",
     "cache_lookup": "cache lookup", "bm25": "BM25", "dense": "dense (FAISS)", "fuse": "fuse", "rerank": "rerank",
-    "compress": "context / compress", "generate": "generate", "verify": "verify citations", "redact_answer": "redact answer",
+    "compress": "context / compress", "agent": "tools (agent step)", "generate": "generate", "verify": "verify citations", "redact_answer": "redact answer",
 }
 
 # Relevance for drift comes from the most comparable stage that reported one: dense cosine similarity
@@ -44,7 +44,7 @@ CHAIN, GUARDRAIL, EMBEDDING, RETRIEVER, RERANKER, LLM, EVALUATOR = (
 SPAN_KINDS = {
     "redact": GUARDRAIL, "redact_answer": GUARDRAIL, "embed_query": EMBEDDING,
     "bm25": RETRIEVER, "dense": RETRIEVER, "fuse": RETRIEVER, "rerank": RERANKER,
-    "generate": LLM, "verify": EVALUATOR, "cache_lookup": CHAIN, "contextualize": CHAIN, "compress": CHAIN,
+    "generate": LLM, "verify": EVALUATOR, "cache_lookup": CHAIN, "contextualize": CHAIN, "compress": CHAIN, "agent": CHAIN,
 }
 
 # --- attribute names ------------------------------------------------------------------------------

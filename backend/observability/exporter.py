@@ -60,6 +60,8 @@ TRACE_COLUMNS = ("trace_id", "root_span_id", "name", "start_time", "duration_ms"
 _SUMMED_FROM_CHILDREN = (TOKENS_IN, TOKENS_OUT, COST_USD, PII_HITS)
 _FIRST_FROM_CHILDREN = (MODEL, CACHE_HIT)
 RETENTION_EVERY_S = 3600.0
+
+
 PENDING_TRACES = 10_000  # traces whose children arrived before their root; the oldest are forgotten first
 
 
@@ -212,7 +214,8 @@ class DuckDBSpanExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
     def _maybe_apply_retention(self) -> None:
-        """Hourly, on this exporter thread (never a request's): roll up and delete expired traces."""
+        """Trace retention, hourly, on this exporter thread (never the request's), in any process that traces; the
+        server's retention job (backend/privacy/retention.py) also covers documents and conversations, on its timer."""
         if self.retention_days is None or time.monotonic() - self._retention_checked < RETENTION_EVERY_S:
             return
         self._retention_checked = time.monotonic()

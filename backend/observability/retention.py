@@ -29,6 +29,15 @@ def retention_cutoff(retention_days: int, now: datetime | None = None) -> dateti
     return today - timedelta(days=retention_days)
 
 
+def pending_rollup(store, retention_days: int, now: datetime | None = None) -> dict[str, int]:
+    """What apply_retention would roll up and delete now (a dry run): traces, spans and whole days."""
+    cutoff = retention_cutoff(retention_days, now)
+    traces, days = store.query("SELECT count(*), count(DISTINCT CAST(start_time AS DATE)) FROM traces"
+                               " WHERE start_time < ?", [cutoff])[0]
+    spans = store.scalar("SELECT count(*) FROM spans WHERE start_time < ?", [cutoff])
+    return {"traces_deleted": int(traces), "spans_deleted": int(spans), "days_rolled_up": int(days)}
+
+
 def apply_retention(store, retention_days: int, now: datetime | None = None) -> dict[str, int]:
     """Roll up and delete every trace (and span, and cached embedding) that started before the cutoff."""
     cutoff = retention_cutoff(retention_days, now)

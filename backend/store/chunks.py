@@ -12,7 +12,7 @@ from backend.store.rows import Con, Scope, registered, scope_condition
 
 _CHUNK_COLUMNS = (
     "c.id, c.document_id, col.name, c.tenant, c.ordinal, c.text, c.token_count, c.char_start, c.char_end,"
-    " c.page, c.heading_path, d.title, d.source"
+    " c.page, c.heading_path, d.title, d.source, c.ocr_confidence"
 )
 _CHUNK_JOIN = "chunks c JOIN documents d ON d.id = c.document_id JOIN collections col ON col.id = c.collection_id"
 
@@ -25,7 +25,7 @@ def _chunk_from_row(row: Sequence) -> Chunk:
     return Chunk(
         id=row[0], document_id=row[1], collection=row[2], tenant=row[3], ordinal=row[4], text=row[5],
         token_count=row[6], char_start=row[7], char_end=row[8], page=row[9],
-        heading_path=tuple(row[10] or ()), title=row[11], source=row[12],
+        heading_path=tuple(row[10] or ()), title=row[11], source=row[12], ocr_confidence=row[13],
     )
 
 
@@ -33,7 +33,9 @@ def _chunk_from_row(row: Sequence) -> Chunk:
 def chunk_table(ids: Sequence[int], document_ids: Sequence[int], versions: Sequence[int], collection_id: int,
                 tenant: str, ordinals: Sequence[int], texts: Sequence[str], token_counts: Sequence[int],
                 char_starts: Sequence[int], char_ends: Sequence[int], pages: Sequence[int | None],
-                heading_paths: Sequence[Sequence[str]], embeddings: np.ndarray) -> pa.Table:
+                heading_paths: Sequence[Sequence[str]], embeddings: np.ndarray,
+                ocr_confidences: Sequence[float | None] | None = None) -> pa.Table:
+    """The rows `insert_chunks` writes; `ocr_confidences` (None: no chunk was read by OCR) per chunk."""
     n = len(ids)
     embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
     dim = embeddings.shape[1] if embeddings.ndim == 2 and n else 0
@@ -50,6 +52,7 @@ def chunk_table(ids: Sequence[int], document_ids: Sequence[int], versions: Seque
         "char_end": pa.array(char_ends, type=pa.int32()),
         "page": pa.array(pages, type=pa.int32()),
         "heading_path": pa.array([list(p) for p in heading_paths], type=pa.list_(pa.string())),
+        "ocr_confidence": pa.array(ocr_confidences if ocr_confidences is not None else [None] * n, type=pa.float64()),
         "embedding": pa.FixedSizeListArray.from_arrays(pa.array(embeddings.ravel(), type=pa.float32()), max(dim, 1))
         if n else pa.array([], type=pa.list_(pa.float32())),
     })
@@ -60,9 +63,9 @@ def insert_chunks(con: Con, rows: pa.Table) -> None:
     with registered(con, "new_chunks_view", rows):
         con.execute(
             "INSERT INTO chunks (id, document_id, version, collection_id, tenant, ordinal, text, token_count,"
-            " char_start, char_end, page, heading_path, embedding)"
+            " char_start, char_end, page, heading_path, ocr_confidence, embedding)"
             " SELECT id, document_id, version, collection_id, tenant, ordinal, text, token_count, char_start,"
-            " char_end, page, heading_path, embedding::FLOAT[] FROM new_chunks_view"
+            " char_end, page, heading_path, ocr_confidence, embedding::FLOAT[] FROM new_chunks_view"
         )
 
 

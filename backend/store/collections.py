@@ -97,3 +97,8 @@ def bump_index_version(con: Con, collection_id: int) -> int:
         "UPDATE collections SET index_version = index_version + 1 WHERE id = ? RETURNING index_version",
         [collection_id],
     ).fetchone()[0]
+
+
+# --- retention (migration 095): days a collection keeps its documents, NULL for ever ---------------
+def set_retention_days(con: Con, collection_id: int, days: int | None) -> None:
+    con.execute("UPDATE collections SET retention_days = ? WHERE id = ?", [days, collection_id])

@@ -1,6 +1,7 @@
 """The DuckDB file: opening it (with a clear message when another process holds it), migrations, cursors."""
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from contextlib import contextmanager
@@ -55,6 +56,10 @@ class Store:
         # Writers are serialised per lane, not per process: DuckDB runs transactions concurrently (optimistic,
         # conflict-free for appends), so a chat turn never waits behind an ingest batch or a span export.
         self._lanes = {lane: threading.RLock() for lane in LANES}
+        # Per lane, a number that changes with every commit of it: a reader's cache of a lane's tables is still
+        # right while the number it read before its query is the current one (see `commits`).
+        self._commit_numbers = itertools.count(1)
+        self._commits = dict.fromkeys(LANES, 0)
         if not read_only:
             self.migrate()
 
@@ -81,6 +86,7 @@ class Store:
             try:
                 yield cur
                 cur.execute("COMMIT")
+                self._commits[lane] = next(self._commit_numbers)
             except BaseException:
                 # Also after a failed COMMIT (e.g. a constraint checked at commit): never leave it open.
                 try:
@@ -108,6 +114,12 @@ class Store:
     def execute(self, sql: str, params: list | tuple | dict | None = None, lane: str = "corpus") -> None:
         with self._lane(lane), self.cursor() as cur:
             cur.execute(sql, params or [])
+        self._commits[lane] = next(self._commit_numbers)
+
+    def commits(self, lane: str = "corpus") -> int:
+        """Changes whenever this process commits a write of the lane. Read it before a query whose result you
+        keep; while it still has that value, nothing of the lane has changed (this process is the only writer)."""
+        return self._commits[lane]
 
     def close(self) -> None:
         self._con.close()

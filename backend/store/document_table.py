@@ -7,6 +7,7 @@ from typing import Sequence
 
 import pyarrow as pa
 
+from backend.store.document_pii import HAS_FINDINGS_SQL
 from backend.store.documents import STATUS_SQL
 from backend.store.rows import Con, Scope, dicts, scope_condition
 
@@ -28,8 +29,9 @@ def _like(text: str) -> str:
 
 def table_where(collection: Scope = None, search: str = "", mime_types: Sequence[str] = (),
                 statuses: Sequence[str] = (), updated_from: date | None = None,
-                updated_to: date | None = None) -> tuple[str, list]:
-    """The WHERE clause and parameters of the table's filters; no statuses means all but deleted."""
+                updated_to: date | None = None, personal_data: bool = False) -> tuple[str, list]:
+    """The WHERE clause and parameters of the table's filters; no statuses means all but deleted; `personal_data`
+    keeps only documents whose current version has personal-data findings."""
     clauses: list[str] = []
     params: list = []
     scope, scope_params = scope_condition(collection)
@@ -53,6 +55,8 @@ def table_where(collection: Scope = None, search: str = "", mime_types: Sequence
     if updated_to is not None:  # inclusive: before the start of the next day
         clauses.append("d.updated_at < ?")
         params.append(datetime.combine(updated_to + timedelta(days=1), datetime.min.time()))
+    if personal_data:
+        clauses.append(HAS_FINDINGS_SQL)
     return " AND ".join(clauses) or "TRUE", params
 
 

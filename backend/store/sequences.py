@@ -6,7 +6,8 @@ from backend.store.rows import Con
 # Sequences and the tables whose ids they hand out (ids are never reused: FAISS and caches key on them).
 _SEQUENCES = {"collection_id_seq": "collections", "document_id_seq": "documents", "chunk_id_seq": "chunks",
               "ingest_run_id_seq": "ingest_runs", "user_id_seq": "users", "group_id_seq": "groups",
-              "api_key_id_seq": "api_keys", "sign_in_attempt_id_seq": "sign_in_attempts"}
+              "api_key_id_seq": "api_keys", "sign_in_attempt_id_seq": "sign_in_attempts",
+              "ticket_id_seq": "tickets"}
 
 
 def allocate_ids(con: Con, sequence: str, n: int) -> list[int]:

@@ -101,6 +101,40 @@ def open_page(tab, app_url: str, path: str, nav_label: str) -> None:
     tab.get_by_test_id("stSidebarNav").get_by_text(nav_label).wait_for()
 
 
+def settle(tab) -> None:
+    """Let a rerun start, then wait for it to end (a widget change reruns the script a moment later)."""
+    tab.wait_for_timeout(500)
+    wait_for_app(tab, timeout_ms=180_000)
+
+
+def open_document(tab, search: str) -> None:
+    """On the Documents page: search titles and file names, and open the one document found (the grid is a
+    canvas, so its row is clicked by position)."""
+    tab.get_by_label("Search title or file name").fill(search)
+    tab.get_by_label("Search title or file name").press("Enter")
+    settle(tab)
+    tab.get_by_text("1–1 of 1 documents").wait_for()
+    table = tab.locator("[data-testid='stDataFrame']").first.bounding_box()
+    tab.mouse.click(table["x"] + 18, table["y"] + 35 + 17)  # the row's selection box
+    settle(tab)
+
+
+def open_expander(expander, shown, attempts: int = 3) -> None:
+    """Open the expander and wait until `shown` (a locator inside it) is visible. A click that lands while the script
+    is still redrawing the page can be lost with the element it toggled (a CI failure of the walkthrough), so a
+    summary that is still closed after a while is clicked again; an open one is never clicked shut."""
+    is_open = "el => (el.matches('details') ? el : el.querySelector('details')).open"
+    for attempt in range(attempts):
+        if not expander.evaluate(is_open):
+            expander.locator("summary").click()
+        try:
+            shown.wait_for(timeout=10_000)
+            return
+        except Exception:  # playwright's TimeoutError: look again at the redrawn element
+            if attempt == attempts - 1:
+                raise
+
+
 def assert_no_exception(tab) -> None:
     """No Streamlit exception box on the page; its text in the failure message when there is one."""
     boxes = tab.locator("[data-testid='stException']")

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.e2e.conftest import assert_no_exception, open_expander, wait_for_app
 from tests.e2e.signin import accounts, open_page  # noqa: F401 - accounts: the fixture seeding the users
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("accounts")]  # seeded before the server starts
@@ -49,10 +49,25 @@ def card_titles(answer) -> list[str]:
 
 
 def searched_for(answer) -> str:
-    answer.get_by_test_id("stExpander").filter(has_text="Details ·").locator("summary").click()
     caption = answer.get_by_text(re.compile(r"^Searched for: "))
-    caption.wait_for()
+    open_expander(answer.get_by_test_id("stExpander").filter(has_text="Details ·"), caption)
     return caption.inner_text().removeprefix("Searched for: ")
+
+
+def _open_trace_link(answer, attempts: int = 3) -> str:
+    """Open the answer's Details and click its trace link; the trace id. The page can redraw once more after the
+    history is back (CI: the link was shown, then gone with its collapsed expander), so a lost one is tried again."""
+    link = answer.get_by_role("link", name=re.compile(r"^Trace [0-9a-f]{32}$"))
+    for attempt in range(attempts):
+        open_expander(answer.get_by_test_id("stExpander").filter(has_text="Details ·"), link)
+        try:
+            trace_id = link.inner_text(timeout=5_000).split()[-1]
+            link.click(timeout=5_000)
+            return trace_id
+        except Exception:  # playwright's TimeoutError: the expander was redrawn shut
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def test_the_chat_walkthrough_shows_none_of_the_reported_failures(page, app_url):
@@ -102,10 +117,7 @@ def test_the_chat_walkthrough_shows_none_of_the_reported_failures(page, app_url)
 
     # The answer's trace opens in the trace explorer.
     fee = _answers(page).last
-    fee.get_by_test_id("stExpander").filter(has_text="Details ·").locator("summary").click()
-    link = fee.get_by_role("link", name=re.compile(r"^Trace [0-9a-f]{32}$"))
-    trace_id = link.inner_text().split()[-1]
-    link.click()
+    trace_id = _open_trace_link(fee)
     page.wait_for_url(re.compile(rf"trace={trace_id}"), timeout=60_000)
     page.get_by_text(trace_id).first.wait_for(timeout=SLOW_MS)
     wait_for_app(page, SLOW_MS)

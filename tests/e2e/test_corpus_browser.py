@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import assert_no_exception, wait_for_app
+from tests.e2e.conftest import assert_no_exception, open_document, settle
 from tests.e2e.signin import accounts, open_page  # noqa: F401 - accounts: the fixture seeding the users
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("accounts")]  # seeded before the server starts
@@ -15,43 +15,33 @@ KESTREL = b"Kestrel nesting survey.\n\nKestrels nested in seven boxes this sprin
 BROKEN = b"%PDF-1.7\n%this is not a PDF at all\n"
 
 
-def _settle(page) -> None:
-    page.wait_for_timeout(500)  # let a rerun start before waiting for it to end
-    wait_for_app(page, timeout_ms=180_000)
-
 
 def test_upload_find_open_and_delete(page, app_url):
     collection = f"birds-{uuid.uuid4().hex[:6]}"
     open_page(page, app_url, "corpus_upload", "Upload", role="operator")
-    _settle(page)
+    settle(page)
 
     page.get_by_text("A new collection").click()
-    _settle(page)
+    settle(page)
     page.get_by_label("New collection name").fill(collection)
     page.get_by_label("New collection name").press("Enter")
-    _settle(page)
+    settle(page)
     page.locator("input[type=file]").set_input_files([
         {"name": "heron-notes.md", "mimeType": "text/markdown", "buffer": HERON},
         {"name": "kestrel-survey.txt", "mimeType": "text/plain", "buffer": KESTREL},
         {"name": "broken.pdf", "mimeType": "application/pdf", "buffer": BROKEN},
     ])
-    _settle(page)
+    settle(page)
     page.get_by_role("button", name=f"Ingest 3 files into {collection}").click()
     page.get_by_text(f"Upload into {collection} finished in").wait_for(timeout=300_000)
-    _settle(page)
+    settle(page)
     page.get_by_text("2 ingested · 1 failed").wait_for()
     page.get_by_text("broken.pdf: is a corrupt or unreadable PDF").wait_for()
     assert_no_exception(page)
 
     open_page(page, app_url, "corpus_documents", "Documents", role="operator")
-    _settle(page)
-    page.get_by_label("Search title or file name").fill("heron migration")
-    page.get_by_label("Search title or file name").press("Enter")
-    _settle(page)
-    page.get_by_text("1–1 of 1 documents").wait_for()
-    table = page.locator("[data-testid='stDataFrame']").first.bounding_box()
-    page.mouse.click(table["x"] + 18, table["y"] + 35 + 17)  # the row's selection box (the grid is a canvas)
-    _settle(page)
+    settle(page)
+    open_document(page, "heron migration")
     page.get_by_role("heading", name="Heron Migration Notes").wait_for()
     page.get_by_text(f"collection {collection}").wait_for()
     page.get_by_text("Herons migrate along the estuary every autumn.").wait_for()
@@ -60,7 +50,7 @@ def test_upload_find_open_and_delete(page, app_url):
     dialog = page.get_by_role("dialog")
     dialog.get_by_text("Delete Heron Migration Notes").wait_for()
     dialog.get_by_role("button", name="Delete", exact=True).click()
-    _settle(page)
+    settle(page)
     page.get_by_text("Deleted “Heron Migration Notes” and its").wait_for()
     page.get_by_text("No document matches these filters.").wait_for()
     assert_no_exception(page)

@@ -2,8 +2,14 @@
 figures, users of each role, and their API keys, all made through the platform before the server starts."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import atexit
+import copy
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from backend.models import LoadedDocument
 from backend.platform import Platform
@@ -40,7 +46,29 @@ def _documents(tenant: str) -> list[LoadedDocument]:
     ]
 
 
+_BUILT: dict[str, World] = {}  # builder name -> its world, built once per test process in a scratch dir
+_BUILDING = threading.RLock()  # a builder may start from another builder's world
+
+
+def copied_world(builder: Callable[[Path], World], data_dir: Path) -> World:
+    """`builder`'s world in `data_dir`: built once per test process, then copied file for file (the same ids and
+    keys, as the tests' "spare" copies already rely on), so a dozen modules do not each ingest and migrate it."""
+    with _BUILDING:
+        if builder.__qualname__ not in _BUILT:
+            scratch = Path(tempfile.mkdtemp(prefix=f"gw-{builder.__name__}-"))
+            atexit.register(shutil.rmtree, scratch, True)
+            _BUILT[builder.__qualname__] = builder(scratch / "data")
+        built = _BUILT[builder.__qualname__]
+    shutil.copytree(built.data_dir, data_dir, dirs_exist_ok=True)
+    return replace(copy.deepcopy(built), data_dir=data_dir)
+
+
 def build_world(data_dir: Path) -> World:
+    """The API tests' world (see _build_world) in `data_dir`."""
+    return copied_world(_build_world, data_dir)
+
+
+def _build_world(data_dir: Path) -> World:
     """Collections acme-policies and acme-archive (tenant acme), globex-policies (tenant globex); users:
     alice (acme analyst, granted acme-policies only), olga (acme operator), stan (acme stakeholder), gina (globex
     operator; globex's quota is used up), bob (globex analyst with no grant), ada (admin)."""

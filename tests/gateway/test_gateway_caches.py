@@ -208,3 +208,24 @@ def test_writes_after_close_are_made_at_once(gw, store):
     gw.close()
     gw.record_usage("acme", 7, 0.125)
     assert _stored_usage(store, "acme") == (7, 0.125, 1)
+
+
+def test_the_http_gate_authorises_on_the_event_loop_only_when_nothing_needs_reading(gw, make_gateway):
+    """Gateway.authorises_in_memory: the gate skips its worker-thread hop only when the key row, an analyst's
+    grants and the limiter's counters are all in this process."""
+    admin_key, _ = gw.create_key("olga", ["read"])
+    analyst_key, _ = gw.create_key("ann", ["read", "ask"])
+    assert not gw.authorises_in_memory(admin_key)  # its row not read yet
+    assert not gw.authorises_in_memory("not-a-key")
+    gw.authenticate_key(admin_key)
+    assert gw.authorises_in_memory(admin_key)
+    identity = gw.authenticate_key(analyst_key)
+    assert not gw.authorises_in_memory(analyst_key)  # an analyst's grants are read too
+    gw.context_for(identity)
+    assert gw.authorises_in_memory(analyst_key)
+    gw.revoke_key(identity.key_id)  # a change clears the rows: the next request reads (and refuses) it
+    assert not gw.authorises_in_memory(analyst_key)
+
+    shared = make_gateway(rate_limit_storage="redis://127.0.0.1:1")  # counted over the network: always a hop
+    shared.authenticate_key(admin_key)
+    assert not shared.authorises_in_memory(admin_key)

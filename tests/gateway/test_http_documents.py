@@ -111,6 +111,18 @@ def test_an_upload_ingests_each_file_and_reports_it(api, world):
                                                                        ("empty.txt", "failed", None)}
 
 
+def test_an_upload_sets_its_own_ocr_mode(api, world, tmp_path):
+    from tests.ingest.make_scans import make_scanned_pdf
+
+    scan = make_scanned_pdf(tmp_path / "letter.pdf").read_bytes()
+    response = upload(api, "olga_ingest", "acme-policies", ("letter.pdf", scan), params={"ocr": "off"})
+    assert response.status_code == 201, response.text
+    (refused,) = mc.UploadResult.model_validate(response.json()).files
+    assert refused.status == "failed" and "OCR is off" in refused.message
+    wrong = api_error(upload(api, "olga_ingest", "acme-policies", ("letter.pdf", scan), params={"ocr": "sometimes"}), 422)
+    assert wrong["field"] == "ocr"
+
+
 def test_the_same_file_again_is_unchanged_and_a_changed_one_a_new_version(api, world):
     name = "limits.txt"
     first = upload(api, "olga_ingest", "acme-policies", (name, b"Daily card limit. The daily card limit is 2,000 EUR."))

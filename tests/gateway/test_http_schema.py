@@ -37,5 +37,10 @@ def test_every_operation_conforms_to_the_document(case, server):
     # positive_data_acceptance would want every schema-valid body answered 2xx, but the backend refuses some on
     # what no JSON schema says (a question of punctuation only, a last message that is not the user's): 400,
     # documented, with the field named. Every other check runs.
-    case.call_and_validate(base_url=url, headers={"Authorization": f"Bearer {world.keys['ada']}"}, timeout=120,
-                           excluded_checks=[positive_data_acceptance])
+    # The generated Authorization header is replaced by a valid key, and left out where schemathesis left it out
+    # on purpose: a negative case without it must get its 401 (adding it back made the server accept the case).
+    headers = dict(case.headers or {})
+    for name in [name for name in headers if name.lower() == "authorization"]:
+        headers[name] = f"Bearer {world.keys['ada']}"
+    case.headers = headers
+    case.call_and_validate(base_url=url, timeout=120, excluded_checks=[positive_data_acceptance])

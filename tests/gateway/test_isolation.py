@@ -5,6 +5,7 @@ role may open is read whole; the suite counts what comes back of another tenant 
 and that count is 0."""
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from backend.platform import Platform
 from backend.settings import Settings
+from backend.store import tickets as ticket_store
 from tests.evaluation.tenants import store_run
 from tests.gateway.api_world import World, build_world
 from tests.gateway.helpers import PASSWORD
@@ -33,6 +35,7 @@ GLOBEX = ("globex", *GLOBEX_DATA)
 FORBIDDEN = {"alice": GLOBEX + ARCHIVE, "olga": GLOBEX, "stan": GLOBEX, "gina": ACME, "bob": ACME + GLOBEX_DATA}
 ROLES = {"alice": "analyst", "olga": "operator", "stan": "stakeholder", "gina": "operator", "bob": "analyst"}
 QUESTION = "What is the fee for international transfers?"
+TICKETS = {"olga": "acme", "alice": "acme", "gina": "globex"}  # who opened a ticket, in which tenant
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Activity:
     messages: dict[str, int] = field(default_factory=dict)  # user -> their assistant message id
     traces: dict[str, list[str]] = field(default_factory=dict)  # tenant -> trace ids
     eval_runs: dict[str, int] = field(default_factory=dict)  # collection -> run id
+    tickets: dict[str, int] = field(default_factory=dict)  # user -> the ticket they opened
 
 
 def _activity(world: World) -> Activity:
@@ -59,6 +63,10 @@ def _activity(world: World) -> Activity:
             gold = "globex-gold" if tenant == "globex" else f"{collection}-gold"
             done.eval_runs[collection] = store_run(platform.store, tenant=tenant, collection=collection, gold_set=gold,
                                                    label=f"{tenant} bm25", pass_rates=[1.0, 0.0])
+        with platform.store.transaction("chat") as cur:
+            for user, tenant in TICKETS.items():
+                done.tickets[user] = ticket_store.insert_ticket(cur, tenant, user, f"{tenant} hand-over",
+                                                                f"{tenant} charges to check")["id"]
         platform.tracer.flush()
         with platform.store.cursor() as cur:
             for tenant in ("acme", "globex"):
@@ -94,6 +102,9 @@ def _foreign(activity: Activity, caller: str) -> dict[str, list]:
         "trace": other_traces[:3],
         "conversation": [cid for user, cid in activity.conversations.items() if user != caller],
         "message": [mid for user, mid in activity.messages.items() if user != caller],
+        # an operator reads their tenant's tickets; anyone else only their own
+        "ticket": [tid for user, tid in activity.tickets.items()
+                   if (TICKETS[user] != tenant if ROLES[caller] == "operator" else user != caller)],
     }
 
 
@@ -107,7 +118,7 @@ PATH_KINDS = {
     "/api/v1/documents/{id}": "document", "/api/v1/ingest-runs/{id}": "ingest_run",
     "/api/v1/conversations/{id}": "conversation", "/api/v1/conversations/{id}/export": "conversation",
     "/api/v1/traces/{trace_id}": "trace",
-    "/api/v1/evaluation/runs/{id}": "eval_run",
+    "/api/v1/evaluation/runs/{id}": "eval_run", "/api/v1/tickets/{id}": "ticket",
 }
 # body-taking operations -> (foreign kind, body for a value); uploads and document deletes use the caller's ingest key
 BODIES = {
@@ -120,11 +131,23 @@ BODIES = {
     ("post", "/api/v1/collections/{name}/documents"): ("collection", lambda v: {
         "files": {"file": ("probe.md", b"# Probe\nA probe document.", "text/markdown")}}),
     ("patch", "/api/v1/conversations/{id}"): ("conversation", lambda v: {"json": {"title": "probe rename"}}),
+    ("patch", "/api/v1/tickets/{id}"): ("ticket", lambda v: {"json": {"status": "closed"}}),
+}
+# POST /api/v1/tools/{name}: per tool, (foreign kind, the arguments that aim it at a foreign value)
+TOOL_PROBES = {
+    "search_documents": ("collection", lambda v: {"query": QUESTION, "collection": v}),
+    "read_document_section": ("document", lambda v: {"document_id": v}),
+    "query_table": ("document", lambda v: {"table": str(v)}),
 }
 INGEST_KEY = {"olga": "olga_ingest", "gina": "gina_ingest"}
 LISTS_WITH_COLLECTION = {"/api/v1/traces", "/api/v1/evaluation/runs", "/api/v1/evaluation/leaderboard",
                          "/api/v1/conversations"}
 SEARCHES = {"/api/v1/conversations": "international transfers"}  # text every user's conversation holds
+
+
+def _untimed(text: str) -> str:
+    """A tool call's record says how long it took; two refusals alike differ in that alone."""
+    return re.sub(r'"duration_ms":[0-9.eE+-]+', '"duration_ms":0', text)
 
 
 @dataclass
@@ -143,8 +166,8 @@ class Probes:
                         value, unknown_value) -> None:
         """A foreign thing answers exactly as a thing that does not exist: no oracle of its existence."""
         self.check(caller, surface, foreign.text.replace(str(value), "<value>"))
-        seen = (foreign.status_code, foreign.text.replace(str(value), "<value>"))
-        expected = (unknown.status_code, unknown.text.replace(str(unknown_value), "<value>"))
+        seen = (foreign.status_code, _untimed(foreign.text).replace(str(value), "<value>"))
+        expected = (unknown.status_code, _untimed(unknown.text).replace(str(unknown_value), "<value>"))
         if seen != expected or foreign.status_code < 400:
             self.leaks.append(f"{caller} {surface}: answers {seen} where an unknown value answers {expected}")
 
@@ -165,7 +188,14 @@ def _probe_api(client: httpx.Client, activity: Activity, caller: str, probes: Pr
         changes_corpus = method == "delete" and path.startswith("/api/v1/documents") or (
             method == "post" and path.startswith("/api/v1/collections"))
         auth = ingest if changes_corpus else headers
-        if (method, path) in BODIES:
+        if (method, path) == ("post", "/api/v1/tools/{name}"):
+            for tool, (kind, arguments) in TOOL_PROBES.items():
+                for value in foreign[kind][:2]:
+                    url = f"/api/v1/tools/{tool}"
+                    probes.same_as_unknown(caller, f"{surface} {tool}", client.post(url, headers=headers, json={
+                        "arguments": arguments(value)}), client.post(url, headers=headers, json={
+                        "arguments": arguments(_unknown(value))}), value, _unknown(value))
+        elif (method, path) in BODIES:
             kind, body = BODIES[(method, path)]
             for value in foreign[kind][:2]:
                 url = path.replace("{name}", str(value)).replace("{id}", str(value))

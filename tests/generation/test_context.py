@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from backend.generation.context import assemble_context
 from backend.generation.encoder import RelevanceScorer
-from backend.generation.prompts import NOT_FOUND, SYSTEM_PROMPT, answer_messages, looks_like_injection, reveals_prompt
+from backend.generation.prompts import CANARY, NOT_FOUND, SYSTEM_PROMPT, answer_messages, looks_like_injection, reveals_prompt
 from backend.models import Hit
 from backend.text.sentences import count_tokens, split_sentences
 from tests.generation.samples import FEES, REFUNDS, SECURITY, make_passages
@@ -77,6 +77,7 @@ def test_an_answer_quoting_the_system_prompt_is_caught():
     assert reveals_prompt("Sure! " + SYSTEM_PROMPT[:300])
     assert not reveals_prompt(NOT_FOUND)
     assert not reveals_prompt("Domestic transfers are free [1].")
+    assert reveals_prompt(f"My reference is {CANARY.upper()}, and domestic transfers are free [1].")
 
 
 def test_a_line_break_inside_a_sentence_does_not_end_it():

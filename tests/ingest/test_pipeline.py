@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from backend.ingest.chunking import embedding_text
-from backend.ingest.pipeline import redact_document
+from backend.ingest.personal_data import redact_found, scan
 from backend.models import GroundworkError, InputError, LoadedDocument, Section
+from backend.pii import get_redactor
 from backend.platform import Platform
 from backend.settings import Settings
 from tests.ingest.fixtures import make_encrypted_pdf, make_pdf
@@ -282,8 +283,10 @@ def test_redaction_hook_rewrites_text_before_it_is_stored(settings, tmp_path):
     text = "# Contacts\n\nWrite to jane.doe@example.com for refunds.\n\n## Phones\n\nCall the desk."
     document = LoadedDocument(source="s", title="Contacts", mime_type="text/markdown", text=text,
                               sections=[Section(0, 59, None, ("Contacts",)), Section(61, len(text), None, ("Contacts", "Phones"))])
-    redacted = redact_document(document, lambda piece: piece.replace("jane.doe@example.com", "<EMAIL>"))
-    assert "<EMAIL>" in redacted.text and "jane.doe" not in redacted.text
+    redactor = get_redactor(settings)
+    redacted, findings = redact_found(document, scan(redactor, settings.data_dir, text), redactor)
+    assert "<EMAIL_ADDRESS>" in redacted.text and "jane.doe" not in redacted.text
+    assert [redacted.text[f.start:f.end] for f in findings] == ["<EMAIL_ADDRESS>"]
     assert redacted.text[redacted.sections[1].start:redacted.sections[1].end] == text[61:]
 
     path = tmp_path / "contacts.md"

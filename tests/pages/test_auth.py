@@ -18,7 +18,7 @@ APP = str(ROOT / "app.py")
 EXPECTED = {
     "admin": {"home", "chat", "corpus_documents", "corpus_upload", "corpus_search", "corpus_overview",
               "corpus_collections", "operations", "trace_explorer", "drift", "evaluation", "eval_runs",
-              "cost_explorer", "capacity_planner", "decision_wizard", "admin"},
+              "cost_explorer", "capacity_planner", "decision_wizard", "admin", "privacy_requests"},
     "operator": {"home", "chat", "corpus_documents", "corpus_upload", "corpus_search", "corpus_overview",
                  "corpus_collections", "operations", "trace_explorer", "drift", "evaluation", "eval_runs"},
     "analyst": {"home", "chat", "corpus_documents", "corpus_search"},

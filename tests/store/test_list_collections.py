@@ -58,3 +58,40 @@ def test_counts_tokens_and_last_ingest_match_the_reference_query(store):
 def test_no_collection_no_rows(store):
     with store.cursor() as cur:
         assert collection_store.list_collections(cur) == []
+
+
+def test_a_committed_write_changes_the_lanes_commit_number_and_a_rolled_back_one_does_not(store):
+    before = store.commits()
+    with store.transaction() as cur:
+        collection_store.insert_collection(cur, "one", "acme")
+    after = store.commits()
+    assert after != before
+    try:
+        with store.transaction() as cur:
+            collection_store.insert_collection(cur, "two", "acme")
+            raise RuntimeError("abandon")
+    except RuntimeError:
+        pass
+    assert store.commits() == after
+    gateway_before = store.commits("gateway")
+    store.execute("INSERT INTO audit_log (actor, action, target, details) VALUES ('a', 'b', 'c', '{}')", lane="gateway")
+    assert store.commits("gateway") != gateway_before and store.commits() == after
+
+
+def test_the_collections_list_is_kept_only_until_the_corpus_changes(tmp_path):
+    from backend.platform import Platform
+    from backend.settings import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nThe first document of the collection, about wire transfers.\n")
+    with Platform(Settings(data_dir=tmp_path / "data")) as platform:
+        corpus = platform.corpus
+        corpus.ingest([docs], collection="kept")
+        assert [(c["name"], c["documents"]) for c in corpus.collections()] == [("kept", 1)]
+        assert corpus.collections() == corpus.collections()  # served from the kept rows
+        (docs / "b.md").write_text("# B\n\nA second document, about savings accounts and their rates.\n")
+        corpus.ingest([docs / "b.md"], collection="kept")
+        assert [(c["name"], c["documents"]) for c in corpus.collections()] == [("kept", 2)]
+        corpus.delete_document(corpus.documents("kept")[0]["id"])
+        assert [c["documents"] for c in corpus.collections()] == [1]

@@ -17,6 +17,7 @@ class Part:
     text: str
     page: int | None = None
     heading_path: tuple[str, ...] = ()
+    ocr_confidence: float | None = None  # 0..1 when the text was read by OCR (see loaders/ocr.py)
 
 
 class Reject(Exception):
@@ -37,10 +38,11 @@ def assemble(parts: Iterable[Part]) -> tuple[str, list[Section]]:
         start, end = offset, offset + len(cleaned)
         heading_path = tuple(clean_text(h) for h in part.heading_path)  # same Unicode form as the text
         last = sections[-1] if sections else None
-        if last is not None and last.page == part.page and last.heading_path == heading_path:
-            sections[-1] = Section(last.start, end, last.page, last.heading_path)
+        if (last is not None and last.page == part.page and last.heading_path == heading_path
+                and last.ocr_confidence == part.ocr_confidence):
+            sections[-1] = Section(last.start, end, last.page, last.heading_path, last.ocr_confidence)
         else:
-            sections.append(Section(start, end, part.page, heading_path))
+            sections.append(Section(start, end, part.page, heading_path, part.ocr_confidence))
         pieces.append(cleaned)
         offset = end
     return "\n\n".join(pieces), sections

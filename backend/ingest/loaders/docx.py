@@ -70,11 +70,10 @@ def _docx_rows(table) -> Iterator[list[str]]:
     for row in table.rows:
         cells, seen = [], set()
         for cell in row.cells:
-            # A horizontally merged cell appears once per grid column: keep it once.
-            if id(cell._tc) in seen:
-                continue
+            # A horizontally merged cell appears once per grid column: its text once, in its first column, and
+            # empty cells for the rest, so every later cell stays under its own header.
+            cells.append("" if id(cell._tc) in seen else " ".join(cell.text.split()))
             seen.add(id(cell._tc))
-            cells.append(" ".join(cell.text.split()))
         yield cells
 
 

@@ -1,0 +1,1 @@
+"""Tools an answer may call (search, read, tables, arithmetic, tickets), each behind the guarded executor."""
