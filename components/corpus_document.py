@@ -17,7 +17,7 @@ from backend.corpus.document_detail import (
 )
 from backend.corpus.labels import TEXT_PIECES, type_label
 from backend.corpus.page_images import PDF, render_page_image
-from backend.corpus.privacy import PiiMasker, PiiReport, pii_report
+from backend.corpus.privacy import PiiMasker, PiiReport, original_notice, pii_report
 from backend.corpus.upload import describe
 from backend.models import GroundworkError
 from components.auth import scope_key
@@ -84,6 +84,9 @@ def render_document(platform, document_id: int, ctx: RequestContext, can_change:
                    f"document {doc.id}")
         if detail.notice:
             (st.warning if detail.superseded else st.info)(detail.notice)
+        withheld = original_notice(platform, doc.id, doc.mime_type)
+        if withheld:  # a collection that redacts at ingest keeps no original with personal data in it
+            st.info(withheld, icon=":material/visibility_off:")
         tiles = st.columns(5)
         tiles[0].metric("Version", doc.version)
         tiles[1].metric("Chunks", f"{detail.chunks:,}")

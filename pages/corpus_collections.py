@@ -61,7 +61,8 @@ with personal:
                             key=f"pii_mode_{chosen}", index=list(PII_MODE_LABELS).index(modes.get(chosen, "flag")))
             st.caption("Either way ingest records each document's personal data (types, chunks, pages, hashed "
                        "values; the Documents page shows them). 'Redact' also stores the text with it replaced, a CSV's "
-                       "cells redacted, and keeps no PDF or XLSX original (no page images, no query_table rows). "
+                       "cells redacted, and keeps no PDF or XLSX original (no page images, no query_table rows) and no "
+                       "uploaded file. "
                        "A change applies to the next ingest: documents stored already keep their text until they are "
                        "re-ingested (Documents page, Re-ingest).")
             if st.form_submit_button("Save", icon=":material/save:"):

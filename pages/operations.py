@@ -15,6 +15,7 @@ from components.obs_common import (
 )
 from components.quota_usage import usage_section
 from components.tickets_table import tickets_section
+from components.tool_servers import tool_servers_section
 
 identity, ctx = page_context(__file__)
 
@@ -25,6 +26,7 @@ platform = operator_header(
 usage_section(platform.gateway, ctx, "ops")  # quotas apply before the first trace exists
 if ctx.may_change():  # stakeholders read this page only; tickets are for the people who take the hand-overs
     tickets_section(platform, ctx, "ops_tickets")
+    tool_servers_section(platform, ctx, "ops_tool_servers")
 require_traces(platform, ctx)
 store = platform.store
 

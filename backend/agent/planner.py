@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
 
+from backend.agent.sections import READ_SECTION, SECTION_READ, document_in, section_request
 from backend.chat.rewrite import own_words
 from backend.generation.base import Passage
 from backend.retrieval.freshness import asks_about_the_past
@@ -118,7 +119,7 @@ def plan(question: str, passages: Sequence[Passage], history: Sequence[dict] = (
     if arithmetic is not None:
         calls.append(arithmetic)
     else:
-        lookup = plan_table_lookup(question, passages)
+        lookup = plan_table_lookup(question, passages) or plan_section_read(question, passages)
         if lookup is not None:
             calls.append(lookup)
     hand_over = plan_hand_over(asked if asked is not None else question, history)
@@ -130,7 +131,9 @@ def plan(question: str, passages: Sequence[Passage], history: Sequence[dict] = (
 def wants_tools(question: str) -> bool:
     """Whether the question alone may lead to a tool call (a priced quantity, a date shift, a hand-over): such a
     question is answered afresh, as a cached answer to a near-identical question may be for another count."""
-    return bool(priced_quantity(question) or plan_date_shift(question) or _HAND_OVER.search(question))
+    # A section read may reach a collection the question's is not: its answer is never one to serve from the cache.
+    return bool(priced_quantity(question) or plan_date_shift(question) or _HAND_OVER.search(question)
+                or section_request(question))
 
 
 # --- arithmetic over a figure in the passages ---------------------------------------------------------------------
@@ -306,6 +309,21 @@ def plan_table_lookup(question: str, passages: Sequence[Passage]) -> PlannedCall
     table = passage.chunk.document_id
     return PlannedCall(QUERY_TABLE, {"table": table, "where": where, "limit": 5}, TABLE_ROW, passage=passage.number,
                        details={"where": where, "title": Path(passage.chunk.source or passage.chunk.title).name})
+
+
+def plan_section_read(question: str, passages: Sequence[Passage]) -> PlannedCall | None:
+    """read_document_section for a quoted heading of a document named by id, or by a title: one of the passages'
+    titles gives the id here, any other is looked up in the caller's scope by the agent step (details["title"])."""
+    request = section_request(question)
+    if request is None:
+        return None
+    heading, document_id, title = request
+    if document_id is None:
+        document_id = document_in(title, passages)
+    arguments: dict[str, Any] = {"heading": heading}
+    if document_id is not None:
+        arguments["document_id"] = document_id
+    return PlannedCall(READ_SECTION, arguments, SECTION_READ, details={"title": title} if document_id is None else {})
 
 
 # --- a hand-over to a person --------------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Sequence
 
 from backend.agent.planner import DATE_SHIFT, FEE_TOTAL, HAND_OVER, TABLE_ROW, PlannedCall, cells_of, money, plan, wants_tools
+from backend.agent.sections import READ_SECTION, SECTION_READ, section_question
 from backend.agent.tool_loop import offered_tools, run_tool_loop, tool_results_block
+from backend.agent.tool_passages import ToolSource, cited_from_tools, numbers_by_call, tool_passages
 from backend.context import RequestContext
 from backend.gateway.identity import Identity
 from backend.generation.base import Passage
@@ -44,6 +46,23 @@ class AgentResult:
     complete: bool = False  # the statement answers the question alone (a date computed from the question's own)
     notices: list[str] = field(default_factory=list)
     tool_context: str = ""  # a model's tool results, for the generator's prompt (GenerationRequest.tool_results)
+    passages: list[Passage] = field(default_factory=list)  # the document tools' chunks, citable like retrieved ones
+    sources: list[ToolSource] = field(default_factory=list)  # which call each of those passages came from
+    focus: bool = False  # the question named a section: the answer comes from it alone
+    focus_question: str = ""  # what is asked of that section, for an extractive generator's scoring
+
+    def context(self, passages: Sequence[Passage]) -> list[Passage]:
+        """The passages the generator answers from and the verifier checks against: the retrieved ones and the
+        tools' after them; only the tools' when the question asked for a section that was read."""
+        every = [*passages, *self.passages]
+        if self.focus:
+            section = {s.chunk_id for s in self.sources if s.tool == READ_SECTION}
+            return [p for p in every if p.chunk.id in section] or every
+        return every
+
+    def tool_citations(self, citations: Sequence[Citation]) -> list[dict[str, Any]]:
+        """For the trace: the citations that rest on a tool's passage, each with the call it came from."""
+        return cited_from_tools(citations, self.sources)
 
     def put_first(self, answer: Answer, lead: str, text: str, passages: Sequence[Passage],
                   verifier: CitationVerifier) -> str:
@@ -115,11 +134,17 @@ class AgentStep:
         with stage(AGENT_STAGE, planner="rules", planned=[p.tool for p in planned]) as span:
             try:
                 result = self._run(planned, passages, caller, conversation_id)
+                self._cite_tools(result, passages, caller)
+                section = next((p for p in planned if p.intent == SECTION_READ), None)
+                if section is not None and result.sources:
+                    result.focus = True
+                    result.focus_question = section_question(question, section.arguments["heading"])
             except Exception:
                 logger.exception("agent step failed")
                 result = AgentResult(notices=[FAILED_NOTICE])
             span.set(tool_calls=len(result.tool_calls), outcomes=[c.outcome for c in result.tool_calls],
-                     statement=result.statement, cited_passage=result.cited_passage)
+                     statement=result.statement, cited_passage=result.cited_passage,
+                     tool_passages=[s.as_dict() for s in result.sources])
         return result
 
     def _model_tools(self, question: str, passages: Sequence[Passage], caller: ToolCaller, generator: Any,
@@ -135,12 +160,25 @@ class AgentStep:
             try:
                 messages = answer_messages(question, passages, history=list(history))
                 loop = run_tool_loop(client, generator.model(), messages, offered, tools, caller, tools.budget())
-                result = AgentResult(tool_calls=loop.calls, tool_context=tool_results_block(loop.calls))
+                result = AgentResult(tool_calls=loop.calls)
+                self._cite_tools(result, passages, caller)
+                result.tool_context = tool_results_block(loop.calls, numbers_by_call(result.sources))
             except Exception:  # the model's server, or a bug: the answer is made without tools
                 logger.exception("model tool step failed")
                 result = AgentResult(notices=[FAILED_NOTICE])
-            span.set(tool_calls=len(result.tool_calls), outcomes=[c.outcome for c in result.tool_calls])
+            span.set(tool_calls=len(result.tool_calls), outcomes=[c.outcome for c in result.tool_calls],
+                     tool_passages=[s.as_dict() for s in result.sources])
         return result
+
+    def _cite_tools(self, result: AgentResult, passages: Sequence[Passage], caller: ToolCaller) -> None:
+        result.passages, result.sources = tool_passages(self.platform, result.tool_calls, caller, passages)
+
+    def _document_titled(self, title: str, caller: ToolCaller) -> int | None:
+        """The one document the caller can read whose title is `title` (ignoring case), else None."""
+        wanted = " ".join(title.split()).casefold()
+        rows = self.platform.corpus.documents(title_contains=title, ctx=caller.ctx, limit=50)
+        ids = {row["id"] for row in rows if " ".join(str(row["title"]).split()).casefold() == wanted}
+        return ids.pop() if len(ids) == 1 else None
 
     def _run(self, planned: list[PlannedCall], passages: Sequence[Passage], caller: ToolCaller,
              conversation_id: str | None) -> AgentResult:
@@ -152,6 +190,13 @@ class AgentStep:
             arguments = dict(step.arguments)
             if step.intent == HAND_OVER and conversation_id:
                 arguments["conversation_id"] = conversation_id
+            if step.intent == SECTION_READ and "document_id" not in arguments:
+                document_id = self._document_titled(step.details["title"], caller)
+                if document_id is None:
+                    result.notices.append(f"No document titled {step.details['title']!r} among those you can read, "
+                                          "so its section was not read.")
+                    continue
+                arguments["document_id"] = document_id
             call = tools.call(step.tool, arguments, caller, budget)
             result.tool_calls.append(call)
             statement = self._statement(step, call, passages, result)

@@ -9,11 +9,12 @@ from functools import cached_property
 from typing import Callable
 
 from backend.agent.step import AgentResult, AgentStep, caller_for
+from backend.agent.tool_passages import CITABLE_TOOLS
 from backend.chat.cache import AnswerCache, CacheKey
 from backend.chat.conversations import ConversationBook, ConversationExport
 from backend.chat.memory import ConversationMemory
 from backend.chat.questions import INJECTION_NOTICE, REFUSAL, clean_question
-from backend.chat.redaction import redact_answer, redact_citation, search_question
+from backend.chat.redaction import citation_findings, redact_answer, redact_citation, search_question
 from backend.chat.stream import AnswerStream, SentenceGate
 from backend.context import SYSTEM, RequestContext
 from backend.gateway.identity import Identity
@@ -266,7 +267,9 @@ class ChatService:
             _, answer.message_id = self.memory.add_turn(conversation_id, question, standalone, answer)
             self.memory.maybe_summarise(conversation_id, generator if generator.is_llm else None)
         if hit is None and use_cache and answer.found and not _fell_back(answer) and not reveals_prompt(answer.text) \
-                and all(call["outcome"] == "ok" for call in answer.tool_calls):  # a refused call may run next time
+                and all(call["outcome"] == "ok" for call in answer.tool_calls) \
+                and not any(call["tool"] in CITABLE_TOOLS for call in answer.tool_calls):
+            # A refused call may run next time; a document tool may have read beyond this collection's grants.
             self.cache.put(standalone, query_vector, key, answer)
         return answer
 
@@ -304,8 +307,11 @@ class ChatService:
                                     context.history, settings.max_output_tokens)
         agent = self._agent_step(r, answer, question, standalone, pack.passages, generator, context.history)
         request.tool_results = agent.tool_context
+        passages = request.passages = agent.context(pack.passages)  # the document tools' chunks are citable too
+        if agent.focus_question and not generator.is_llm:  # sentences scored against what is asked of the section
+            request.question = agent.focus_question
         gate = SentenceGate(lambda sentence: redact_answer(self.redactor, sentence).text, emit,
-                            MarkerNumbering.for_passages(pack.passages))
+                            MarkerNumbering.for_passages(passages))
         if agent.statement:
             gate.feed(agent.statement + " ")
         with self._stage(answer, "generate", generator=generator.name) as span:
@@ -328,23 +334,27 @@ class ChatService:
             answer.notices.append("The generated answer repeated the assistant's instructions and was withheld.")
         # Numbered afresh by first use in the text the answer keeps: the same numbers the stream showed, as the
         # stream was this text (unless an LLM failed mid-answer and the fallback's answer replaced its start).
-        numbering = MarkerNumbering.for_passages(pack.passages)
+        numbering = MarkerNumbering.for_passages(passages)
         lead = numbering.apply(agent.statement or "")  # first in the text, so its passage is numbered first
         text = numbering.apply(text)
         with self._stage(answer, "verify") as span:
             if answer.found:
-                verification = self.verifier().verify(text, numbering.passages(pack.passages))
+                verification = self.verifier().verify(text, numbering.passages(passages))
                 text, answer.citations = verification.text, verification.citations
                 answer.notices += numbering.notices() + verification.notices
             if lead and text != REFUSAL:
-                text = agent.put_first(answer, lead, text, numbering.passages(pack.passages), self.verifier())
+                text = agent.put_first(answer, lead, text, numbering.passages(passages), self.verifier())
             supported = [c for c in answer.citations if c.supported]
             answer.grounded = bool(answer.found and supported and len(supported) == len(answer.citations))
-            span.set(citations=len(answer.citations), supported=len(supported), grounded=answer.grounded)
+            span.set(citations=len(answer.citations), supported=len(supported), grounded=answer.grounded,
+                     tool_citations=agent.tool_citations(answer.citations))
         with self._stage(answer, "redact_answer") as span:
             redaction = redact_answer(self.redactor, text)
             answer.text = redaction.text
-            answer.citations = [redact_citation(self.redactor, c) for c in answer.citations]
+            # From what ingest recorded of each cited chunk: NER on every citation was most of this stage
+            stored = citation_findings(self.platform.store, self.settings.data_dir,
+                                       [c.chunk_id for c in answer.citations]) if answer.citations else {}
+            answer.citations = [redact_citation(self.redactor, c, stored.get(c.chunk_id)) for c in answer.citations]
             answer.pii_entities += redaction.entities
             span.set(answer=answer.text, pii_found=redaction.found, grounded=answer.grounded)
 

@@ -3,17 +3,19 @@ authorised in the backend by the caller's RequestContext and audited as that cal
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from backend.context import RequestContext
+from backend.ingest.attachments import attachments_prefix, mail_source
 from backend.ingest.chunking import embedding_text
 from backend.ingest.items import FileOutcome, IngestEvent, IngestReport, path_items
-from backend.ingest.loaders.email import ATTACHMENT_SEPARATOR
 from backend.ingest.personal_data import collection_mode
 from backend.models import Conflict, Forbidden, InputError
 from backend.retrieval.indexes import IndexRegistry
 from backend.settings import Settings
+from backend.store import attachments as attachment_store
 from backend.store import chunks as chunk_store
 from backend.store import collections as collection_store
 from backend.store import document_files as document_file_store
@@ -21,6 +23,7 @@ from backend.store import document_pii as document_pii_store
 from backend.store import documents as document_store
 from backend.store.audit import audit
 from backend.store.db import Store
+from backend.store.rows import parse_json
 
 
 class _Corpus(Protocol):
@@ -43,6 +46,19 @@ class _Corpus(Protocol):
                   progress: Callable[[IngestEvent], None] | None, ctx: RequestContext | None = None) -> IngestReport: ...
 
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass
+class DocumentDeletion:
+    """What one delete removed: the document, and for an e-mail the documents of its attachments with it."""
+
+    document_id: int
+    chunks: int = 0  # the document's and its attachments' chunks
+    attachments: list[dict] = field(default_factory=list)  # id, title, source, chunks of each attachment deleted
+
+    @property
+    def ids(self) -> list[int]:
+        return [self.document_id] + [a["id"] for a in self.attachments]
 
 
 def check_collection_name(name) -> str:
@@ -161,28 +177,52 @@ class CorpusChanges:
         self._require_writer(ctx, f"{what} documents")
         return doc, self.service.collection_by_id(doc["collection_id"])
 
-    def delete_document(self, document_id: int, ctx: RequestContext | None) -> int:
+    def attachments(self, document_id: int, ctx: RequestContext | None) -> list[dict]:
+        """The active attachments' documents (id, title, source) a delete of this document takes with it."""
+        doc = self.service.require_document(document_id, self._ctx(ctx))
+        with self.store.cursor() as cur:
+            return attachment_store.attachment_rows(cur, doc["collection_id"], document_id,
+                                                    attachments_prefix(doc["source"]))
+
+    def delete_document(self, document_id: int, ctx: RequestContext | None) -> DocumentDeletion:
+        """The document and, for an e-mail, its attachments' documents, in ONE transaction: nothing half-deleted."""
         ctx = self._ctx(ctx)
         doc, row = self._document(document_id, ctx, "delete")
         indexes = self.service.indexes
+        deletion = DocumentDeletion(document_id)
         with indexes.writer_lock(row["id"]):
             index = self.service.open_index(row)
             with self.store.transaction() as cur:
                 # Checked under the writer lock: of two deletes at once, the second finds it deleted.
-                if document_store.require_document(cur, document_id)["status"] == "deleted":
+                current = document_store.require_document(cur, document_id)
+                if current["status"] == "deleted":
                     raise Conflict(f"document {document_id} is already deleted", field="document_id")
-                removed = chunk_store.delete_document_chunks(cur, document_id)
-                document_store.mark_document_deleted(cur, document_id)
-                document_file_store.delete_document_files(cur, document_id)  # its versions' text stays, not the files
-                document_pii_store.delete_document_findings(cur, document_id)
+                # Read in the transaction: an attachment ingested meanwhile goes too, one deleted meanwhile is not
+                # counted. An attachment's own attachments (a forwarded mail's) come with it.
+                deletion.attachments = attachment_store.attachment_rows(cur, row["id"], document_id,
+                                                                        attachments_prefix(current["source"]))
+                removed: list[int] = []
+                for target in [current, *deletion.attachments]:
+                    gone = chunk_store.delete_document_chunks(cur, target["id"])
+                    removed += gone
+                    document_store.mark_document_deleted(cur, target["id"])
+                    document_file_store.delete_document_files(cur, target["id"])  # versions' text stays, not files
+                    document_pii_store.delete_document_findings(cur, target["id"])
+                    if target is not current:
+                        target["chunks"] = len(gone)
+                        audit(cur, "document.delete", str(target["id"]),
+                              {"title": target["title"], "chunks": len(gone), "collection": row["name"],
+                               "with_mail": document_id}, ctx.user)
                 collection_store.bump_index_version(cur, row["id"])
-                audit(cur, "document.delete", str(document_id), {"title": doc["title"], "chunks": len(removed),
-                                                                 "collection": row["name"]}, ctx.user)
+                audit(cur, "document.delete", str(document_id),
+                      {"title": doc["title"], "chunks": len(removed), "collection": row["name"],
+                       "attachments": len(deletion.attachments)}, ctx.user)
+            deletion.chunks = len(removed)
             with indexes.index_lock(row["id"]):
                 if removed:
                     index.remove(removed)
                 index.save()
-        return len(removed)
+        return deletion
 
     def move_document(self, document_id: int, collection: str, ctx: RequestContext | None) -> None:
         ctx = self._ctx(ctx)
@@ -224,9 +264,9 @@ class CorpusChanges:
         if doc["status"] == "deleted":
             raise Conflict(f"document {document_id} is deleted; ingest its file again instead", field="document_id")
         path = Path(doc["source"])
-        mail = Path(doc["source"].partition(ATTACHMENT_SEPARATOR)[0])
-        if not path.is_file() and doc["source"] != str(mail) and mail.is_file():
-            path = mail  # an e-mail's attachment: its mail is read again, with all its attachments
+        mail = mail_source(doc["source"], parse_json(doc["metadata"]) or {})
+        if mail is not None and Path(mail).is_file():
+            path = Path(mail)  # an e-mail's attachment: its mail is read again, with all its attachments
         if not path.is_file():
             raise InputError(f"{doc['source']}: the source file of document {document_id} no longer exists")
         items = path_items(str(path), path, int(self.service.settings.max_file_mb * 1024 * 1024),

@@ -1,9 +1,12 @@
-"""Personal data in the corpus browser: masking slices of one analysed text, and the PII report of a document."""
+"""Personal data in the corpus browser: masking slices of one analysed text, a document's PII report, withheld originals."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from backend.ingest.personal_data import without_overlaps as _without_overlaps
+from backend.store import collections as collection_store
+from backend.store import document_pii
 
 
 def redactor_for(settings):
@@ -66,3 +69,38 @@ def pii_report(settings, text: str, max_chars: int = 100_000) -> PiiReport:
     if position < len(sample):
         segments.append((sample[position:], None))
     return PiiReport(dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), segments, len(sample), len(text))
+
+
+# A collection that redacts at ingest keeps no uploaded original (uploads/collection-<id>/): the file is the personal
+# data the stored text lost. Not kept rather than rewritten: a PDF, XLSX or e-mail cannot be redacted in place, and a
+# text rendering under the original's name would be read as that format by a re-ingest. Nothing in the document view
+# needs the file: its preview, chunks, versions and citations are the stored (redacted) text, and page images and
+# query_table already refuse a document stored redacted. A new version comes from uploading the file again.
+def withhold_originals(platform, collection: str, folder: Path) -> list[Path]:
+    """Delete the files of an upload folder that are the source of a document the collection stored redacted (the
+    ones just ingested, and any an earlier upload left); the deleted paths."""
+    if not folder.is_dir():
+        return []
+    files = {str(path.resolve()): path for path in folder.iterdir() if path.is_file() and not path.name.startswith(".")}
+    with platform.store.cursor() as cur:
+        row = collection_store.require_collection(cur, collection)
+        redacted = document_pii.redacted_sources(cur, row["id"], sorted(files))
+    removed = []
+    for source in sorted(redacted):
+        files[source].unlink(missing_ok=True)
+        removed.append(files[source])
+    return removed
+
+
+def original_notice(platform, document_id: int, mime_type: str) -> str:
+    """The document view's sentence on a document stored redacted, whose original file is not kept ("" otherwise)."""
+    with platform.store.cursor() as cur:
+        if not document_pii.stored_redacted(cur, document_id):
+            return ""
+    kind = {"application/pdf": "PDF", "text/csv": "CSV"}.get(mime_type, "file")
+    if kind == "CSV":  # a CSV is the one original kept, with its cells redacted as the text was
+        return ("Its collection redacts personal data at ingest: the text was stored redacted, and so was the CSV "
+                "it was read from; the uploaded original was not kept.")
+    return (f"The original {kind} is not kept: its collection redacts personal data at ingest, so only the redacted "
+            "text was stored (preview, chunks and citations are that text). To make a new version, upload the file "
+            "again.")

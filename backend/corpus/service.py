@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sized
 
 from backend.context import RequestContext
-from backend.corpus.changes import CorpusChanges
+from backend.corpus.changes import CorpusChanges, DocumentDeletion
 from backend.ingest.items import FileOutcome, IngestEvent, IngestReport, expand_paths, path_items, record_item
 from backend.ingest.personal_data import collection_mode
 from backend.ingest.pipeline import IngestPipeline
@@ -192,8 +192,16 @@ class CorpusService:
 
     def delete_document(self, document_id: int, ctx: RequestContext | None = None) -> int:
         """Mark the document deleted (its versions stay recorded) and remove its chunks from DuckDB, FAISS and BM25;
-        the number of chunks removed."""
+        an e-mail's attachments' documents go with it (see remove_document); the number of chunks removed."""
+        return self._changes.delete_document(document_id, ctx).chunks
+
+    def remove_document(self, document_id: int, ctx: RequestContext | None = None) -> DocumentDeletion:
+        """delete_document, answering what went: the chunks, and which attachments' documents left with a mail."""
         return self._changes.delete_document(document_id, ctx)
+
+    def attachments(self, document_id: int, ctx: RequestContext | None = None) -> list[dict]:
+        """The active documents of an e-mail's attachments (id, title, source), which its delete removes with it."""
+        return self._changes.attachments(document_id, ctx)
 
     def move_document(self, document_id: int, collection: str, ctx: RequestContext | None = None) -> None:
         """Move a document and its chunks to another collection (created in its tenant if missing), reusing the

@@ -248,7 +248,17 @@ class UploadJob:
                 for item in self.files:  # a step is the run's: none is under way once it is over
                     item.step = ""
             _settle_files(staged)
+            self._withhold_originals(platform)
             self.finished_at = time.time()
+
+    def _withhold_originals(self, platform) -> None:
+        """A collection that redacts at ingest keeps no uploaded original (backend/corpus/privacy.py says why)."""
+        from backend.corpus.privacy import withhold_originals
+
+        try:
+            withhold_originals(platform, self.collection, uploads_dir(platform, self.collection))
+        except Exception as exc:  # noqa: BLE001 - shown on the page: an original may still hold personal data
+            self.error = (self.error + "; " if self.error else "") + f"uploaded originals not removed: {exc}"
 
     def start(self, platform) -> "UploadJob":
         # Platform.ingest reports a file under its resolved path

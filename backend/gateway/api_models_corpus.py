@@ -68,7 +68,9 @@ class DeletedDocument(BaseModel):
     id: int
     collection: str
     status: Literal["deleted"]
-    chunks_removed: int
+    chunks_removed: int = Field(description="the document's chunks and those of the attachments deleted with it")
+    attachments_removed: list[int] = Field(
+        default_factory=list, description="ids of an e-mail's attachments' documents, deleted with it in one operation")
 
 
 class UploadQuery(BaseModel):

@@ -1,6 +1,7 @@
-"""The tool routes' bodies (/api/v1/tools): the listing, a call's request, its record, and a refusal with its record."""
+"""The tool routes' bodies (/api/v1/tools): the listing, a call's request, its record, a refusal, external servers."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,3 +51,23 @@ class ToolRefusal(ErrorBody):
     """The API's error, with the record of the refused or failed call."""
 
     call: ToolCallRecord | None = Field(None, description="the call's record (absent when the request itself was bad)")
+
+
+class ToolServer(BaseModel):
+    """One configured external MCP server and what its last listing found."""
+
+    name: str
+    url: str = Field(description="its endpoint, without any query or credentials")
+    state: Literal["connected", "failed", "not_configured"] = Field(
+        description="connected: its allowlisted tools are registered; failed: it did not answer as it should; "
+                    "not_configured: never asked (its token or the setting is missing)")
+    tool_count: int
+    tools: list[str] = Field(description="its registered tools, as <server>__<tool>")
+    error: str = Field(description="why the last listing failed (empty when connected)")
+    checked_at: datetime = Field(description="when it was last listed (UTC)")
+    missing: list[str] = Field(description="allowlisted tools the server does not have")
+    refused: list[str] = Field(description="allowlisted tools whose input schema is unusable, with the reason")
+
+
+class ToolServerList(BaseModel):
+    servers: list[ToolServer] = Field(description="every configured server, in configuration order")

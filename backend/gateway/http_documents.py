@@ -16,8 +16,8 @@ from backend.gateway.api_models_corpus import PersonalDataQuery, UploadQuery
 from backend.gateway.gate import JSON, Caller, Gate
 from backend.gateway.http_errors import path_id, read_query
 from backend.gateway.http_uploads import read_upload_form, upload_parts
+from backend.ingest.attachments import mail_source
 from backend.ingest.items import OUTCOMES
-from backend.ingest.loaders.email import ATTACHMENT_SEPARATOR
 from backend.models import GroundworkError
 
 _RUN_FIELDS = ("id", "collection", "tenant", "label", "status", "started_at", "finished_at", "files_total", "files_ok",
@@ -33,9 +33,9 @@ def upload_status(outcome: str, chunks: int) -> str:
 
 def file_json(row: dict, name: str | None = None) -> dict:
     """One ingest_files row as the API's per-file outcome."""
-    mail, attached, _ = row["path"].partition(ATTACHMENT_SEPARATOR)
+    mail = mail_source(row["path"])
     return {"file": name or Path(row["path"]).name, "source": row["path"],
-            "attachment_of": Path(mail).name if attached else None,
+            "attachment_of": Path(mail).name if mail is not None else None,
             "status": upload_status(row["outcome"], row["chunks"] or 0), "outcome": row["outcome"],
             "document_id": row["document_id"], "chunks": row["chunks"] or 0, "message": row["message"] or "",
             "near_duplicate_of": row["near_duplicate_of"], "near_duplicate_title": row["near_duplicate_title"],
@@ -116,8 +116,9 @@ class DocumentRoutes:
 
         def delete() -> dict:
             collection = corpus.require_document(document_id, caller.ctx)["collection"]
-            removed = corpus.delete_document(document_id, caller.ctx)
-            return {"id": document_id, "collection": collection, "status": "deleted", "chunks_removed": removed}
+            deletion = corpus.remove_document(document_id, caller.ctx)  # an e-mail's attachments go with it
+            return {"id": document_id, "collection": collection, "status": "deleted", "chunks_removed": deletion.chunks,
+                    "attachments_removed": [a["id"] for a in deletion.attachments]}
 
         return JSON(await run_in_threadpool(delete))
 

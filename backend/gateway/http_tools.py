@@ -1,4 +1,4 @@
-"""/api/v1/tools: the tools an API key may call, and one call of one through the guarded executor."""
+"""/api/v1/tools: the tools an API key may call, one call through the guarded executor, external servers' status."""
 from __future__ import annotations
 
 import math
@@ -13,6 +13,7 @@ from backend.gateway.api_models_tools import ToolCallRequest
 from backend.gateway.gate import JSON, Gate
 from backend.gateway.http_errors import read_json
 from backend.tools.executor import ToolBudget
+from backend.tools.external_status import retry_server, server_views
 from backend.tools.spec import (
     FAILED,
     FORBIDDEN,
@@ -101,8 +102,22 @@ class ToolRoutes:
         status, content, headers = refusal(call, executor.registry.get(name))
         return JSON(content, status_code=status, headers=headers)
 
+    async def servers(self, request: Request) -> Response:
+        caller = await self.gate.caller(request, "/api/v1/tools/servers")
+        views = server_views(caller.platform.tools.registry, caller.ctx)  # Forbidden (403) but for operators
+        return JSON({"servers": [view.to_dict() for view in views]})
+
+    async def retry(self, request: Request) -> Response:
+        caller = await self.gate.caller(request, "POST /api/v1/tools/servers/{name}/retry")
+        # Listing waits on the network (up to the server's timeout): off the event loop.
+        view = await run_in_threadpool(retry_server, caller.platform.tools.registry, caller.ctx,
+                                       request.path_params["name"])
+        return JSON(view.to_dict())
+
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/tools", self.tools, methods=["GET"]),
+            Route("/tools/servers", self.servers, methods=["GET"]),
+            Route("/tools/servers/{name}/retry", self.retry, methods=["POST"]),
             Route("/tools/{name}", self.call, methods=["POST"]),
         ]

@@ -22,7 +22,7 @@ _MORE_RESPONSES: list[type[BaseModel]] = [mc.CollectionStats, mc.UploadResult, m
                                           mc.PersonalDataDocuments,
                                           mh.Feedback, mh.ConversationList, mh.Conversation, mh.TraceList, mh.Trace,
                                           mh.ConversationSummary, mh.DeletedConversation, mh.ConversationExport,
-                                          mt.ToolList, mt.ToolCallRecord, mt.ToolRefusal, mk.Ticket, mk.TicketList]
+                                          mt.ToolList, mt.ToolCallRecord, mt.ToolRefusal, mt.ToolServerList, mt.ToolServer, mk.Ticket, mk.TicketList]
 _RESPONSES: list[type[BaseModel]] = [m.ErrorBody, m.Health, m.Collection, m.CollectionList, m.DocumentList, m.Document,
                                      m.SearchResponse, m.AskResponse, m.ModelList, m.ChatCompletion, *me.RESPONSES]
 _ERRORS = {
@@ -140,6 +140,14 @@ def _tool_paths(ref: Callable[[type[BaseModel]], dict]) -> dict[str, dict[str, A
         "/api/v1/tools": {"get": _operation("listTools", "The tools the caller may call, each with the JSON schema of "
                                             "its arguments", _ok(ref(mt.ToolList)))},
         "/api/v1/tools/{name}": {"post": call},
+        "/api/v1/tools/servers": {"get": _operation(
+            "listToolServers", "The configured external MCP servers: state, registered tools, last error, when "
+            "last checked (operators and admins)", _ok(ref(mt.ToolServerList)))},
+        "/api/v1/tools/servers/{name}/retry": {"post": _operation(
+            "retryToolServer", "List one external MCP server's tools again now; on success they are registered for "
+            "every session (operators and admins)", _ok(ref(mt.ToolServer)), 404, parameters=[
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+                 "description": "server name, as GET /api/v1/tools/servers lists it"}])},
     }
 
 

@@ -158,6 +158,7 @@ def path_items(display: str, path: Path | None, max_bytes: int, ocr: str = "auto
     items = [file_item(display, path, max_bytes, ocr)]
     if path is None:
         return items
+    from backend.ingest.attachments import ATTACHED_TO, attachment_source
     from backend.ingest.loaders.email import ATTACHMENT_SEPARATOR, mail_attachments
 
     names = [name for name, _ in mail_attachment_sizes(path, max_bytes)]
@@ -175,10 +176,12 @@ def path_items(display: str, path: Path | None, max_bytes: int, ocr: str = "auto
             data = pending.pop(name, None)
             if data is None:
                 raise InputError(f"{label}: no longer attached (the mail changed after it was listed)")
-            document = load_bytes(data, label, max_bytes, ocr, source=f"{path}{ATTACHMENT_SEPARATOR}{name}")
+            document = load_bytes(data, label, max_bytes, ocr, source=attachment_source(str(path), name))
             if document.title == Path(label).stem:  # no title of its own: the attachment's name, not the mail's
                 document.title = Path(name.rpartition(ATTACHMENT_SEPARATOR)[2]).stem
-            document.metadata.update(attached_to=str(path), attachment=name, size_bytes=len(data))
+            # How the document records its mail (backend/ingest/attachments.py reads it back): deletes, erasure and
+            # retention find a mail's attachments by it.
+            document.metadata.update({ATTACHED_TO: str(path), "attachment": name, "size_bytes": len(data)})
             return _with_original(document, data) if document.mime_type in KEPT_FILES else document
 
         return f"{display}{ATTACHMENT_SEPARATOR}{name}", load

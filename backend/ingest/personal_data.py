@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bisect
+import copy
 import csv
 import hashlib
 import hmac
@@ -117,9 +118,14 @@ def search_hashes(data_dir: Path, value: str) -> list[str]:
 
 # --- finding them -------------------------------------------------------------------------------------------
 def without_overlaps(findings) -> list:
-    """Presidio can report overlapping spans; of each overlapping group the first (best scored, longest) wins."""
+    """Presidio can report overlapping spans; of each overlapping group the first (best scored, longest) wins, and
+    one reaching past the winner's end keeps that part (clipped to start there): dropping it would leave the tail
+    of an address or a name unredacted, where the anonymizer given both covers it."""
     kept, end = [], -1
     for finding in sorted(findings, key=lambda f: (f.start, -f.score, -(f.end - f.start))):
+        if finding.start < end < finding.end:
+            finding = copy.copy(finding)
+            finding.start = end
         if finding.start >= end:
             kept.append(finding)
             end = finding.end
@@ -184,7 +190,7 @@ def locate(findings: Sequence[Finding], spans: Sequence[ChunkSpan], sections: Se
 
 
 # --- redacting with what was found --------------------------------------------------------------------------
-def _replacement(redactor, entity_type: str, value: str, score: float) -> str:
+def replacement(redactor, entity_type: str, value: str, score: float) -> str:
     """What the redactor's configured action (settings.pii_action) writes in place of one value."""
     from presidio_analyzer import RecognizerResult
 
@@ -212,7 +218,7 @@ def redact_found(document: LoadedDocument, findings: Sequence[Finding], redactor
             if f_end > f_start:
                 pieces.append(text[cursor:f_start])
                 position += f_start - cursor
-                replaced = _replacement(redactor, findings[k].entity_type, text[f_start:f_end], findings[k].score)
+                replaced = replacement(redactor, findings[k].entity_type, text[f_start:f_end], findings[k].score)
                 span = moved.setdefault(k, [position, position])
                 pieces.append(replaced)
                 position += len(replaced)
@@ -239,7 +245,7 @@ def redact_csv(raw: bytes, values: dict[str, str], redactor) -> bytes:
     from backend.ingest.loaders.spreadsheet import csv_rows
 
     longest_first = sorted(values, key=len, reverse=True)
-    replacements = {value: _replacement(redactor, values[value], value, 1.0) for value in longest_first}
+    replacements = {value: replacement(redactor, values[value], value, 1.0) for value in longest_first}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for row in csv_rows(raw):

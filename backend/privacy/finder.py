@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from backend.clock import utc_now
+from backend.ingest.attachments import attachment_texts, source_file
 from backend.privacy.subject import Match, SubjectRequest, snippet
 from backend.store import subject_tables as tables
 from backend.store.rows import Con
@@ -271,7 +272,8 @@ def _file_text(path: str, mtime_ns: int, size: int, max_bytes: int) -> str | Non
     from backend.models import InputError
 
     try:
-        return load_file(Path(path), max_bytes).text
+        # A mail file also holds its attachments (each its own document): their text is in the file, so it is found.
+        return "\n\n".join([load_file(Path(path), max_bytes).text, *attachment_texts(Path(path), max_bytes)])
     except InputError:
         try:
             return Path(path).read_bytes()[:max_bytes].decode("utf-8", errors="ignore")
@@ -307,6 +309,8 @@ def scan_sources(con: Con, request: SubjectRequest, data_dir: Path, max_bytes: i
     root = Path(data_dir).resolve()
     for source, document_id, collection, tenant in tables.document_sources(con):
         path = Path(source)
+        if not path.is_file():
+            path = source_file(source)  # an attachment has no file of its own: its mail holds it
         try:
             resolved = path.resolve()
             if resolved in seen or resolved.is_relative_to(root) or not resolved.is_file():

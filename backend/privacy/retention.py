@@ -38,7 +38,8 @@ class CollectionRetention:
     tenant: str
     retention_days: int | None  # None: kept for ever
     cutoff: datetime | None = None
-    documents: list[dict] = field(default_factory=list)  # id, title, last_ingested_at, age_days
+    # id, title, last_ingested_at, age_days; an e-mail's attachment (which goes with its mail) also attachment_of
+    documents: list[dict] = field(default_factory=list)
     deleted: int = 0
     chunks: int = 0
     cache_entries: int = 0  # cached answers built on the index before the deletes (never served again)
@@ -161,22 +162,29 @@ def _collection(platform, row: dict, now: datetime, dry_run: bool, ctx: RequestC
             expired = [{**d, "age_days": (now - d["last_ingested_at"]).days}
                        for d in retention_store.expired_documents(cur, row["id"], cutoff)]
         if dry_run:
-            outcome.documents = expired
+            outcome.documents = _with_attachments(platform, expired, ctx)
             return outcome
+        gone: set[int] = set()  # deleted with their mail earlier in this round
         for doc in expired:
             if stop is not None and stop.is_set():
                 break
+            if doc["id"] in gone:
+                continue
             current = platform.corpus.require_document(doc["id"], ctx)
             if current["collection_id"] != row["id"] or current["updated_at"] >= cutoff:
                 continue  # moved or updated since the list was read: no longer this collection's expired document
-            try:  # the user's delete: chunks, FAISS and BM25 entries, stored files, audited as the caller
-                outcome.chunks += platform.corpus.delete_document(doc["id"], ctx)
+            try:  # the user's delete: chunks, FAISS and BM25 entries, stored originals, an e-mail's attachments
+                deletion = platform.corpus.remove_document(doc["id"], ctx)  # audited as the caller
             except Conflict:
                 continue  # deleted by someone else in between
+            # An attachment has no file of its own to delete: only rows in DuckDB, which go with its mail's.
             with platform.store.transaction() as cur:
-                retention_store.purge_document_versions(cur, doc["id"])
-            outcome.documents.append(doc)
-            outcome.deleted += 1
+                for document_id in deletion.ids:
+                    retention_store.purge_document_versions(cur, document_id)
+            gone.update(deletion.ids)
+            outcome.chunks += deletion.chunks
+            outcome.documents += [doc] + [_attached(a, doc, expired) for a in deletion.attachments]
+            outcome.deleted += len(deletion.ids)
         if outcome.deleted:
             index_version = platform.corpus.index_version(row["name"], ctx)
             with platform.store.transaction("chat") as cur:
@@ -185,6 +193,31 @@ def _collection(platform, row: dict, now: datetime, dry_run: bool, ctx: RequestC
         logger.exception("retention of collection %r failed; it is tried again next round", row["name"])
         outcome.error = _error(exc)
     return outcome
+
+
+def _attached(attachment: dict, mail: dict, expired: list[dict]) -> dict:
+    """An attachment's entry: its own age when it expired too, else its mail's (expiring a mail expires them)."""
+    own = next((d for d in expired if d["id"] == attachment["id"]), None)
+    entry = own or {"id": attachment["id"], "title": attachment["title"], "last_ingested_at": mail["last_ingested_at"],
+                    "age_days": mail["age_days"]}
+    return {**entry, "attachment_of": mail["id"]}
+
+
+def _with_attachments(platform, expired: list[dict], ctx: RequestContext) -> list[dict]:
+    """What a dry run lists: the expired documents, each e-mail's attachments right after it (a delete of the mail
+    takes them, expired or not), none twice."""
+    listed: list[dict] = []
+    seen: set[int] = set()
+    for doc in expired:
+        if doc["id"] in seen:
+            continue
+        seen.add(doc["id"])
+        listed.append(doc)
+        for attachment in platform.corpus.attachments(doc["id"], ctx):
+            if attachment["id"] not in seen:
+                seen.add(attachment["id"])
+                listed.append(_attached(attachment, doc, expired))
+    return listed
 
 
 def _book(platform) -> ConversationBook:

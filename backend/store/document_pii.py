@@ -66,6 +66,27 @@ def document_findings(con: Con, document_id: int) -> list[dict]:
         [document_id]))
 
 
+def chunk_findings(con: Con, chunk_ids: Sequence[int]) -> dict[int, dict]:
+    """Per chunk whose document version was analysed at ingest: its text, whether it was stored redacted and the
+    findings touching it, offsets relative to the chunk's text (one crossing its edge runs past it). A chunk of a
+    version never analysed is absent. The caller has read these chunks already (they were retrieved for it)."""
+    if not chunk_ids:
+        return {}
+    rows = con.execute(
+        "SELECT c.id, c.text, s.redacted, p.entity_type, p.char_start - c.char_start, p.char_end - c.char_start,"
+        " p.score, p.value_hash FROM chunks c"
+        " JOIN document_pii_scans s ON s.document_id = c.document_id AND s.version = c.version"
+        " LEFT JOIN document_pii p ON p.document_id = c.document_id AND p.version = c.version"
+        " AND p.char_start < c.char_end AND p.char_end > c.char_start"
+        " WHERE c.id IN (SELECT unnest(?::BIGINT[])) ORDER BY c.id, p.char_start", [list(chunk_ids)]).fetchall()
+    out: dict[int, dict] = {}
+    for chunk_id, text, redacted, entity, start, end, score, digest in rows:
+        entry = out.setdefault(chunk_id, {"text": text, "redacted": bool(redacted), "findings": []})
+        if entity is not None:
+            entry["findings"].append((entity, int(start), int(end), float(score), digest))
+    return out
+
+
 def document_scan(con: Con, document_id: int) -> dict | None:
     """The analysis recorded for the document's current version (findings, redacted, scanned_at); None: none yet."""
     rows = dicts(con.execute(
@@ -125,3 +146,16 @@ def stored_redacted(con: Con, document_id: int) -> bool:
         " LEFT JOIN document_pii_scans s ON s.document_id = d.id AND s.version = d.version WHERE d.id = ?",
         [document_id]).fetchone()
     return bool(row and row[0])
+
+
+def redacted_sources(con: Con, collection_id: int, sources: Sequence[str]) -> set[str]:
+    """Which of `sources` are the source of a document of the collection whose current version was stored
+    redacted (its file still holds the personal data the stored text lost)."""
+    if not sources:
+        return set()
+    return {row[0] for row in con.execute(
+        "SELECT d.source FROM documents d"
+        " LEFT JOIN document_pii_scans s ON s.document_id = d.id AND s.version = d.version"
+        " WHERE d.collection_id = ? AND d.source IN (SELECT unnest(?::VARCHAR[]))"
+        " AND coalesce(s.redacted, (d.metadata->>'$.redacted') = 'true', false)",
+        [collection_id, list(sources)]).fetchall()}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING
 
 from backend.models import InputError
@@ -9,7 +10,7 @@ from backend.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
     from backend.settings import Settings
-    from backend.tools.external_mcp import ServerStatus
+    from backend.tools.external_mcp import ExternalTool, ServerStatus
     from backend.tools.spec import Tool
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class PlatformTools(ToolRegistry):
         self.settings = settings
         self.servers: list[ServerStatus] = []
         self._builtin = dict(self._tools)
+        self._swap = threading.Lock()  # two retries (or a retry and a refresh) never drop each other's tools
         self.refresh()
 
     def refresh(self) -> list[ServerStatus]:
@@ -55,8 +57,21 @@ class PlatformTools(ToolRegistry):
         merged = dict(self._builtin)
         for tool in tools:  # names are <server>__<tool>: never a built-in's, never another server's
             merged[tool.name] = tool
-        self._tools, self.servers = merged, servers
+        with self._swap:
+            self._tools, self.servers = merged, servers
         return servers
+
+    def replace_server(self, tools: list[ExternalTool], status: ServerStatus) -> None:
+        """One server listed again: its old tools out, these in, its status in place (or added), swapped at once."""
+        with self._swap:
+            merged = {name: tool for name, tool in self._tools.items()
+                      if getattr(tool, "server", None) != status.name}
+            for tool in tools:
+                merged[tool.name] = tool
+            servers = [s for s in self.servers if s.name != status.name]
+            at = next((i for i, s in enumerate(self.servers) if s.name == status.name), len(servers))
+            servers.insert(at, status)
+            self._tools, self.servers = merged, servers
 
     def unavailable(self) -> list[ServerStatus]:
         return [server for server in self.servers if not server.available]

@@ -9,12 +9,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, AsyncIterator, Callable, Coroutine, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from backend.clock import utc_now
 from backend.tools.external_config import ServerConfig
 from backend.tools.spec import Tool, ToolCaller, ToolError, ToolOutput
 
@@ -50,6 +52,15 @@ class ServerStatus:
     missing: list[str] = field(default_factory=list)  # allowlisted, but the server has no such tool
     not_allowed: list[str] = field(default_factory=list)  # on the server, not allowlisted: not registered
     refused: list[str] = field(default_factory=list)  # allowlisted, but its schema is unusable (with the reason)
+    configured: bool = True  # False: its configuration is incomplete (no token), so it was never asked
+    checked_at: datetime = field(default_factory=utc_now)  # naive UTC, when this listing ended
+
+    @property
+    def state(self) -> str:
+        """connected, failed (it did not answer as it should), or not_configured (never asked: no URL or token)."""
+        if self.available:
+            return "connected"
+        return "not_configured" if not self.configured or not self.url else "failed"
 
 
 # --- arguments: the server's JSON schema, checked before the call and reported like pydantic's --------------------
@@ -245,13 +256,26 @@ def _list_one(server: ServerConfig) -> tuple[list[Any], ServerStatus]:
                        server.name, _LIST_PAGES)
         return found
 
+    found: list[Any] = []
     try:
-        return _run(work), status
-    except ToolError as exc:
-        status.error = str(exc).removeprefix(f"{server.name}: ")
+        found = _run(work)
+    except ToolError as exc:  # only _token raises it here: the server was never asked
+        status.error, status.configured = str(exc).removeprefix(f"{server.name}: "), False
     except Exception as exc:
         status.error = _reason(exc, statuses, server, server.timeout_s)
-    return [], status
+    status.checked_at = utc_now()
+    return found, status
+
+
+def list_server(server: ServerConfig) -> tuple[list[ExternalTool], ServerStatus]:
+    """One server listed now: its allowlisted tools wrapped, or none and its status with the error."""
+    found, status = _list_one(server)
+    if status.error:
+        logger.warning("external MCP server %s (%s) is unavailable: %s; its tools are not registered",
+                       server.name, server.url, status.error)
+        return [], status
+    status.available = True
+    return _wrap(server, found, status), status
 
 
 def external_tools(servers: list[ServerConfig]) -> tuple[list[ExternalTool], list[ServerStatus]]:
@@ -260,18 +284,9 @@ def external_tools(servers: list[ServerConfig]) -> tuple[list[ExternalTool], lis
     if not servers:
         return [], []
     with ThreadPoolExecutor(max_workers=min(8, len(servers)), thread_name_prefix="mcp-list") as pool:
-        listed = list(pool.map(_list_one, servers))
-    tools: list[ExternalTool] = []
-    statuses: list[ServerStatus] = []
-    for server, (found, status) in zip(servers, listed):
-        statuses.append(status)
-        if status.error:
-            logger.warning("external MCP server %s (%s) is unavailable: %s; its tools are not registered",
-                           server.name, server.url, status.error)
-            continue
-        status.available = True
-        tools.extend(_wrap(server, found, status))
-    return tools, statuses
+        listed = list(pool.map(list_server, servers))
+    tools = [tool for found, _ in listed for tool in found]
+    return tools, [status for _, status in listed]
 
 
 def _wrap(server: ServerConfig, found: list[Any], status: ServerStatus) -> list[ExternalTool]:

@@ -51,6 +51,6 @@ def test_upload_find_open_and_delete(page, app_url):
     dialog.get_by_text("Delete Heron Migration Notes").wait_for()
     dialog.get_by_role("button", name="Delete", exact=True).click()
     settle(page)
-    page.get_by_text("Deleted “Heron Migration Notes” and its").wait_for()
+    page.get_by_text("Deleted “Heron Migration Notes”: ").wait_for()
     page.get_by_text("No document matches these filters.").wait_for()
     assert_no_exception(page)

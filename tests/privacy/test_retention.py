@@ -207,14 +207,14 @@ def test_traces_past_their_days_are_rolled_up_by_the_same_run(platform):
 def test_a_failing_collection_does_not_stop_the_others(platform, make_collection, monkeypatch):
     broken, broken_ids = make_collection({"Travel expenses": 40})
     healthy, healthy_ids = make_collection({"Parking permits": 40, "Laptop loans": 1})
-    delete = platform.corpus.delete_document
+    delete = platform.corpus.remove_document  # what retention deletes by (an e-mail with its attachments)
 
     def flaky(document_id, ctx=None):
         if document_id == broken_ids["Travel expenses"]:
             raise OSError("disk full while saving the index")
         return delete(document_id, ctx)
 
-    monkeypatch.setattr(platform.corpus, "delete_document", flaky)
+    monkeypatch.setattr(platform.corpus, "remove_document", flaky)
     old_conversation, _ = _conversation(platform, "default", 50)
     report = RetentionJob(platform).run_once()  # the periodic function, on this thread
     assert _entry(report, broken).error == "OSError: disk full while saving the index"
@@ -277,7 +277,7 @@ def test_the_cli_dry_run_lists_then_applies_and_its_exit_codes(data_dir, tmp_pat
         raise OSError("index directory is read-only")
 
     with monkeypatch.context() as patch:
-        patch.setattr(CorpusService, "delete_document", broken)
+        patch.setattr(CorpusService, "remove_document", broken)
         code, out, _ = _cli(capsys, "retention", "--collection", "handbook")
     assert code == 1 and "failed: OSError: index directory is read-only" in out
 

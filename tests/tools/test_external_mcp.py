@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,6 +23,7 @@ from backend.tools.external_config import TOOL_NAME, parse_servers
 from backend.tools.spec import FAILED, FORBIDDEN, INVALID, NEEDS_APPROVAL, OK, TIMEOUT, ToolCaller
 from tests.agent.test_tool_loop import ScriptedModel
 from tests.live_server import free_port
+from tests.tools.mcp_process import mcp_server
 from tests.tools.mcp_test_server import CONTACT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,25 +46,8 @@ def offline_server() -> dict:
 def weather(tmp_path_factory):
     """The MCP server in a process of its own (its SDK configures logging; none of it leaks into this one)."""
     folder = tmp_path_factory.mktemp("mcp-server")
-    record, port = folder / "bookings.jsonl", free_port()
-    record.touch()
-    with open(folder / "server.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.tools.mcp_test_server", str(port), TOKEN, str(record)],
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (folder / "server.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the MCP test server did not start"
-                time.sleep(0.1)
-        yield SimpleNamespace(url=f"http://127.0.0.1:{port}/mcp", record=record)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with mcp_server(free_port(), TOKEN, folder) as url:
+        yield SimpleNamespace(url=url, record=folder / "bookings.jsonl")
 
 
 @pytest.fixture(scope="module")
