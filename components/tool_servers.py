@@ -14,7 +14,7 @@ STATES = {"connected": "Connected", "failed": "Failed", "not_configured": "Not c
 def _retry(platform, ctx: RequestContext, name: str, key: str) -> None:
     """The button's callback: runs before the rerun draws the table, so the row shows the new state at once."""
     try:
-        view = retry_server(platform.tools.registry, ctx, name)
+        view = retry_server(platform, ctx, name)
     except GroundworkError as exc:
         st.session_state[f"{key}_notice"] = ("error", str(exc))
         return

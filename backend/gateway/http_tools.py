@@ -110,7 +110,7 @@ class ToolRoutes:
     async def retry(self, request: Request) -> Response:
         caller = await self.gate.caller(request, "POST /api/v1/tools/servers/{name}/retry")
         # Listing waits on the network (up to the server's timeout): off the event loop.
-        view = await run_in_threadpool(retry_server, caller.platform.tools.registry, caller.ctx,
+        view = await run_in_threadpool(retry_server, caller.platform, caller.ctx,
                                        request.path_params["name"])
         return JSON(view.to_dict())
 

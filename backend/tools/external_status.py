@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from backend.context import WRITERS, RequestContext
 from backend.models import Forbidden, NotFound
+from backend.store.audit import audit
 from backend.tools.external_config import FIELD, parse_servers
 
 if TYPE_CHECKING:
@@ -63,9 +64,18 @@ def server_views(registry: PlatformTools, ctx: RequestContext) -> list[ServerVie
     return [_view(status) for status in list(registry.servers)]
 
 
-def retry_server(registry: PlatformTools, ctx: RequestContext, name: str) -> ServerView:
+def retry_server(platform, ctx: RequestContext, name: str) -> ServerView:
     """List one server again now: on success its tools are (re)registered in the live registry, on failure its
-    new error is recorded and its tools are absent. NotFound for a name the configuration does not have."""
+    new error is recorded and its tools are absent; audited either way (`tool_server.retry`). NotFound for a name
+    the configuration does not have."""
+    view = _retry(platform.tools.registry, ctx, name)
+    with platform.store.transaction("chat") as cur:  # an operator's action on shared configuration: on record
+        audit(cur, "tool_server.retry", view.name, {"state": view.state, "tools": len(view.tools),
+                                                    "error": view.error}, ctx.user)
+    return view
+
+
+def _retry(registry: PlatformTools, ctx: RequestContext, name: str) -> ServerView:
     from backend.tools.external_mcp import list_server
 
     _require_operator(ctx)

@@ -40,10 +40,10 @@ def test_a_server_down_at_start_shows_failed_and_a_retry_once_it_is_up_registers
     assert "ConnectError" in before.error and "weather__lookup" not in registry.names()
     assert before.url == f"http://127.0.0.1:{port}/mcp"  # the query (it might hold a key) is left out
 
-    again = retry_server(registry, _ctx(platform, "admin"), "weather")  # still down: the new error is recorded
+    again = retry_server(platform, _ctx(platform, "admin"), "weather")  # still down: the new error is recorded
     assert again.state == "failed" and again.checked_at >= before.checked_at
     with mcp_server(port, TOKEN, tmp_path):
-        view = retry_server(registry, _ctx(platform, "operator"), "weather")
+        view = retry_server(platform, _ctx(platform, "operator"), "weather")
         assert (view.state, view.error, view.tools) == ("connected", "", ["weather__lookup", "weather__book"])
         assert view.missing == ["forecast"] and view.to_dict()["tool_count"] == 2
         assert {"weather__lookup", "weather__book"} <= set(registry.names())
@@ -51,9 +51,13 @@ def test_a_server_down_at_start_shows_failed_and_a_retry_once_it_is_up_registers
         # the live registry, the one every session's executor uses: a call goes through
         call = platform.tools.call("weather__lookup", {"city": "Oslo"}, caller(platform))
         assert call.outcome == OK, call.message
-    down_again = retry_server(registry, _ctx(platform, "operator"), "weather")  # its tools leave with it
+    down_again = retry_server(platform, _ctx(platform, "operator"), "weather")  # its tools leave with it
     assert down_again.state == "failed" and "weather__lookup" not in registry.names()
     assert registry.get("calculate") is not None  # the built-ins stay
+    retries = platform.store.query(
+        "SELECT target, json_extract_string(details, '$.state') FROM audit_log"
+        " WHERE action = 'tool_server.retry' ORDER BY rowid")
+    assert [tuple(row) for row in retries] == [("weather", "failed"), ("weather", "connected"), ("weather", "failed")]
 
 
 def test_only_operators_and_admins_see_or_retry_and_an_unknown_name_is_not_found(down):
@@ -63,9 +67,9 @@ def test_only_operators_and_admins_see_or_retry_and_an_unknown_name_is_not_found
         with pytest.raises(Forbidden, match=f"the role {role} may not"):
             server_views(registry, _ctx(platform, role))
         with pytest.raises(Forbidden):
-            retry_server(registry, _ctx(platform, role), "weather")
+            retry_server(platform, _ctx(platform, role), "weather")
     with pytest.raises(NotFound, match="no external tool server named 'crm' \\(configured: weather\\)") as missing:
-        retry_server(registry, _ctx(platform, "admin"), "crm")
+        retry_server(platform, _ctx(platform, "admin"), "crm")
     assert missing.value.field == "name"
 
 
@@ -91,7 +95,7 @@ def test_two_retries_at_once_leave_one_consistent_registry(down, tmp_path):
     platform, port = down
     registry = platform.tools.registry
     with mcp_server(port, TOKEN, tmp_path), ThreadPoolExecutor(4) as pool:
-        views = list(pool.map(lambda _: retry_server(registry, _ctx(platform, "admin"), "weather"), range(4)))
+        views = list(pool.map(lambda _: retry_server(platform, _ctx(platform, "admin"), "weather"), range(4)))
     assert {v.state for v in views} == {"connected"}
     assert [s.name for s in registry.servers] == ["weather"]
     assert sorted(n for n in registry.names() if n.startswith("weather__")) == ["weather__book", "weather__lookup"]
