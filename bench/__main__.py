@@ -5,6 +5,7 @@ import argparse
 
 from bench import (
     bench_ask,
+    bench_citation_redaction,
     bench_corpus,
     bench_followups,
     bench_gateway,
@@ -28,6 +29,7 @@ def main() -> None:
     bench_ask.main([])  # chat quality, ask latency, cache, semantic-cache false hits on the demo gold set
     bench_followups.main([])  # follow-up decision precision and recall, rewrite words, on data/gold/follow_ups.jsonl
     bench_pii.main(["--skip-gold"] if args.quick else [])  # PII recall/precision per type, cost, demo gold-set effect
+    bench_citation_redaction.main(1 if args.quick else 3)  # per-citation redaction: NER again vs stored findings
     bench_tracing.main(["--rounds", "1"] if args.quick else [])  # tracing overhead: off / DuckDB / dead OTLP
     bench_ocr.main(args.quick)  # OCR: character error rate on generated scans at 3 noise levels, pages per second
     bench_tables.main([])  # table questions: recall@5 of the chunk holding the row, PDFs as pypdf text vs layout
